@@ -1,0 +1,284 @@
+//! Bearer JWT authentication and the role and unit checks, in one place.
+//!
+//! Exactly one algorithm is accepted (HS256 with a secret, or RS256/EdDSA with the identity
+//! provider's public key); `exp`, `iss`, `aud` and `sub` are required. Reading the catalogue
+//! needs no token; every write names the roles allowed.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DEV_JWT_SECRET, Environment, JwtAlgorithm, JwtSettings};
+use crate::domain::codes::{UnitCode, UnitLevel};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Editor,
+    Officer,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Officer => "officer",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+/// The claims of a niemyet token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    pub iat: u64,
+}
+
+/// Keys and validation rules, built once at start.
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+impl JwtKeys {
+    /// Loads the configured key. In production, refuses the development secret, a short secret,
+    /// or a missing public key.
+    pub fn from_settings(settings: &JwtSettings, environment: Environment) -> anyhow::Result<Self> {
+        let read = |path: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<Option<Vec<u8>>> {
+            match path {
+                None => Ok(None),
+                Some(p) => std::fs::read(p)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("cannot read the JWT {what} key file {}: {e}", p.display())),
+            }
+        };
+        let (algorithm, decoding, encoding) = match settings.algorithm {
+            JwtAlgorithm::Hs256 => {
+                let secret = settings.secret.expose();
+                if environment == Environment::Production {
+                    anyhow::ensure!(
+                        secret != DEV_JWT_SECRET,
+                        "NIEMYET_JWT_SECRET is the built-in development secret; production needs its own"
+                    );
+                    anyhow::ensure!(secret.len() >= 32, "NIEMYET_JWT_SECRET must be at least 32 bytes in production");
+                }
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Some(EncodingKey::from_secret(secret.as_bytes())),
+                )
+            }
+            JwtAlgorithm::Rs256 | JwtAlgorithm::EdDsa => {
+                let public = read(&settings.public_key_file, "public")?
+                    .ok_or_else(|| anyhow::anyhow!("NIEMYET_JWT_PUBLIC_KEY_FILE is required with RS256 or EdDSA"))?;
+                let private = read(&settings.private_key_file, "private")?;
+                if settings.algorithm == JwtAlgorithm::Rs256 {
+                    let encoding = private.map(|p| EncodingKey::from_rsa_pem(&p)).transpose()?;
+                    (Algorithm::RS256, DecodingKey::from_rsa_pem(&public)?, encoding)
+                } else {
+                    let encoding = private.map(|p| EncodingKey::from_ed_pem(&p)).transpose()?;
+                    (Algorithm::EdDSA, DecodingKey::from_ed_pem(&public)?, encoding)
+                }
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Ok(Self {
+            algorithm,
+            decoding,
+            encoding,
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    /// Signs a token (the `token` command; tests).
+    pub fn mint(&self, sub: &str, role: Role, unit: Option<&str>, ttl_secs: u64) -> anyhow::Result<String> {
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("minting needs NIEMYET_JWT_PRIVATE_KEY_FILE with RS256 or EdDSA")
+        })?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            role,
+            unit: unit.map(str::to_owned),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now + ttl_secs,
+            iat: now,
+        };
+        check_unit(&claims).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)?)
+    }
+
+    fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {}", describe_jwt_error(&e))))?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(ApiError::Unauthorized("invalid token: empty `sub`".into()));
+        }
+        let unit = check_unit(&claims).map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+        Ok(Identity { sub: claims.sub, role: claims.role, unit })
+    }
+}
+
+fn describe_jwt_error(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::InvalidIssuer => "wrong issuer",
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::InvalidAlgorithm => "algorithm not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+        ErrorKind::ImmatureSignature => "not yet valid",
+        _ => "malformed",
+    }
+}
+
+/// The unit claim must fit the role: an officer names a commune, an auditor a province or
+/// nothing (national scope); admins and editors carry none.
+fn check_unit(claims: &Claims) -> Result<Option<UnitCode>, String> {
+    let unit = claims.unit.as_deref().map(UnitCode::parse).transpose().map_err(|e| e.0)?;
+    match (claims.role, unit.as_ref().map(UnitCode::level)) {
+        (Role::Officer, Some(UnitLevel::Commune)) => Ok(unit),
+        (Role::Officer, _) => Err("an officer's `unit` must be a commune code".into()),
+        (Role::Auditor, None | Some(UnitLevel::Province)) => Ok(unit),
+        (Role::Auditor, _) => Err("an auditor's `unit` must be a province code or absent".into()),
+        (Role::Admin | Role::Editor, None) => Ok(None),
+        (Role::Admin | Role::Editor, Some(_)) => Err("admin and editor tokens carry no `unit`".into()),
+    }
+}
+
+/// The authenticated caller. Extracting it from a request without a valid token answers 401.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub sub: String,
+    pub role: Role,
+    pub unit: Option<UnitCode>,
+}
+
+impl Identity {
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "this needs the role {}; the token has `{}`",
+                allowed.join(" or "),
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// The system actor, for start-up seeding and CLI imports.
+    pub fn system() -> Self {
+        Identity { sub: "system".into(), role: Role::Admin, unit: None }
+    }
+}
+
+impl FromRequest for Identity {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identify(req))
+    }
+}
+
+fn identify(req: &HttpRequest) -> Result<Identity, ApiError> {
+    let keys = req
+        .app_data::<web::Data<JwtKeys>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("JWT keys are not configured")))?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("this needs a bearer token".into()))?;
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    keys.verify(token)
+}
+
+/// Parses a `--ttl` such as `8h`, `30m`, `2d` or `3600` (seconds).
+pub fn parse_ttl(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = number.parse().map_err(|_| format!("`{raw}` is not a duration such as 8h, 30m or 2d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{raw}` is not a duration such as 8h, 30m or 2d")),
+    };
+    if secs == 0 || secs > 366 * 86_400 {
+        return Err("the lifetime must be between 1 second and 366 days".into());
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_parses_units() {
+        assert_eq!(parse_ttl("8h"), Ok(28_800));
+        assert_eq!(parse_ttl("30m"), Ok(1_800));
+        assert_eq!(parse_ttl("90"), Ok(90));
+        assert!(parse_ttl("8x").is_err());
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("").is_err());
+    }
+
+    #[test]
+    fn unit_claim_must_fit_the_role() {
+        let claims = |role, unit: Option<&str>| Claims {
+            sub: "a".into(),
+            role,
+            unit: unit.map(str::to_owned),
+            iss: "i".into(),
+            aud: "a".into(),
+            exp: 0,
+            iat: 0,
+        };
+        assert!(check_unit(&claims(Role::Officer, Some("26740"))).is_ok());
+        assert!(check_unit(&claims(Role::Officer, Some("79"))).is_err());
+        assert!(check_unit(&claims(Role::Officer, None)).is_err());
+        assert!(check_unit(&claims(Role::Auditor, None)).is_ok());
+        assert!(check_unit(&claims(Role::Auditor, Some("79"))).is_ok());
+        assert!(check_unit(&claims(Role::Auditor, Some("26740"))).is_err());
+        assert!(check_unit(&claims(Role::Editor, Some("79"))).is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Command line: `serve` (the default), `migrate`, `import-units`, `import-catalogue`, `token`,
+//! `openapi`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::auth::{Identity, JwtKeys, Role, parse_ttl};
+use crate::config::Settings;
+use crate::db;
+use crate::services::catalogue::{ImportOptions, import_catalogue};
+use crate::services::units::import_units;
+use crate::services::{gunzip_limited, is_gzip};
+
+#[derive(Debug, Parser)]
+#[command(name = "niemyet", version, about = "Administrative procedure catalogue and posting service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrates and seeds an empty database first).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load administrative units from a CSV file (code,name,division_type,level,parent_code).
+    ImportUnits {
+        file: PathBuf,
+        /// Date the units take effect.
+        #[arg(long, default_value = "2025-07-01")]
+        valid_from: NaiveDate,
+    },
+    /// Import catalogue records (JSONL, `.gz` accepted) as one import decision.
+    ImportCatalogue {
+        file: PathBuf,
+        /// Date the imported versions take effect.
+        #[arg(long, default_value = "2025-07-01")]
+        effective_on: NaiveDate,
+        /// Report what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a signed token for development and bootstrap.
+    Token {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Commune code for an officer; province code (or none) for an auditor.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Lifetime: 8h, 30m, 2d or seconds.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+        /// Subject (who the token stands for).
+        #[arg(long, default_value = "dev")]
+        sub: String,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+/// Runs a command that is not `serve`.
+pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Openapi => {
+            print!("{}", crate::openapi::spec_json());
+            Ok(())
+        }
+        Command::Token { role, unit, ttl, sub } => {
+            let keys = JwtKeys::from_settings(&settings.jwt, settings.environment)?;
+            let ttl = parse_ttl(&ttl).map_err(|e| anyhow::anyhow!(e))?;
+            println!("{}", keys.mint(&sub, role, unit.as_deref(), ttl)?);
+            Ok(())
+        }
+        Command::Migrate => {
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            let mut conn = db::get_conn(&pool)?;
+            let applied = db::run_migrations(&mut conn)?;
+            eprintln!("{applied} migration(s) applied to {}", settings.database.redacted());
+            Ok(())
+        }
+        Command::ImportUnits { file, valid_from } => {
+            let started = Instant::now();
+            let data = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            let mut conn = db::get_conn(&pool)?;
+            db::run_migrations(&mut conn)?;
+            let summary = import_units(&mut conn, &data, valid_from, &Identity::system()).map_err(describe)?;
+            eprintln!(
+                "units: {} rows, {} inserted, {} updated in {:.2}s",
+                summary.rows,
+                summary.inserted,
+                summary.updated,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::ImportCatalogue { file, effective_on, dry_run } => {
+            let started = Instant::now();
+            let raw = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let data = if is_gzip(&raw) { gunzip_limited(&raw, crate::seed::MAX_CATALOGUE_BYTES)? } else { raw };
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            let mut conn = db::get_conn(&pool)?;
+            db::run_migrations(&mut conn)?;
+            let total = data.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(total as u64);
+                if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed}") {
+                    bar.set_style(style);
+                }
+                bar
+            });
+            let options = ImportOptions {
+                effective_on,
+                dry_run,
+                source: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            };
+            let mut progress = |n: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_position(n);
+                }
+            };
+            let summary = import_catalogue(&mut conn, &data, &options, &Identity::system(), None, &mut progress)
+                .map_err(describe)?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            for p in summary.problems.iter().take(20) {
+                eprintln!("line {}: {}", p.line, p.message);
+            }
+            if summary.problems.len() > 20 {
+                eprintln!("… and {} more problems", summary.problems.len() - 20);
+            }
+            eprintln!(
+                "catalogue{}: {} lines, {} created, {} amended, {} unchanged, {} skipped, {} sectors created in {:.2}s",
+                if dry_run { " (dry run)" } else { "" },
+                summary.lines,
+                summary.created,
+                summary.amended,
+                summary.unchanged,
+                summary.skipped,
+                summary.sectors_created,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn describe(e: crate::error::ApiError) -> anyhow::Error {
+    match e {
+        crate::error::ApiError::Validation(errors) => {
+            let lines: Vec<String> = errors.iter().take(20).map(|e| format!("{}: {}", e.field, e.message)).collect();
+            anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
+        }
+        crate::error::ApiError::Internal(cause) => cause,
+        other => anyhow::anyhow!("{other}"),
+    }
+}

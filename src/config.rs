@@ -1,0 +1,189 @@
+//! Typed settings, read once from the environment and passed by value.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `DATABASE_URL` | `postgres://…`/`postgresql://…` for PostgreSQL, else a SQLite file path (`sqlite://` prefix accepted) | `data/niemyet.db` |
+//! | `NIEMYET_BIND` | address to listen on (port 0 picks a free port) | `127.0.0.1:8080` |
+//! | `NIEMYET_ENV` | `development` or `production` | `development` |
+//! | `NIEMYET_JWT_ALGORITHM` | `HS256`, `RS256` or `EdDSA` | `HS256` |
+//! | `NIEMYET_JWT_SECRET` | HS256 secret (at least 32 bytes in production) | built-in development secret |
+//! | `NIEMYET_JWT_PUBLIC_KEY_FILE` | PEM public key for RS256/EdDSA | — |
+//! | `NIEMYET_JWT_PRIVATE_KEY_FILE` | PEM private key, only for `niemyet token` with RS256/EdDSA | — |
+//! | `NIEMYET_JWT_ISSUER` | required `iss` | `niemyet` |
+//! | `NIEMYET_JWT_AUDIENCE` | required `aud` | `niemyet-api` |
+//! | `NIEMYET_WORKERS` | HTTP worker threads | number of cores |
+//! | `NIEMYET_DB_POOL_SIZE` | connections in the pool | 8 |
+//! | `NIEMYET_DB_TIMEOUT_SECS` | wait for a pooled connection before answering 503 | 5 |
+//! | `NIEMYET_SEED` | load the bundled units and catalogue into an empty database | `true` |
+//! | `NIEMYET_LOG_FORMAT` | `text` or `json` | `text` |
+//! | `RUST_LOG` | log filter | `info` |
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::db::{DatabaseUrl, PoolSettings};
+
+/// The HS256 secret used when none is configured. The service refuses it in production.
+pub const DEV_JWT_SECRET: &str = "niemyet-development-secret-not-for-production";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+    EdDsa,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    pub secret: Secret,
+    pub public_key_file: Option<PathBuf>,
+    pub private_key_file: Option<PathBuf>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseUrl,
+    pub bind: String,
+    pub environment: Environment,
+    pub jwt: JwtSettings,
+    pub workers: usize,
+    pub pool: PoolSettings,
+    pub seed: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let environment = match get("NIEMYET_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => return Err(ConfigError(format!("NIEMYET_ENV must be development or production, not `{other}`"))),
+        };
+        let algorithm = match get("NIEMYET_JWT_ALGORITHM").as_deref() {
+            None | Some("HS256") => JwtAlgorithm::Hs256,
+            Some("RS256") => JwtAlgorithm::Rs256,
+            Some("EdDSA") => JwtAlgorithm::EdDsa,
+            Some(other) => return Err(ConfigError(format!("NIEMYET_JWT_ALGORITHM must be HS256, RS256 or EdDSA, not `{other}`"))),
+        };
+        let number = |key: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| ConfigError(format!("{key} must be a whole number from {min} to {max}, not `{v}`"))),
+            }
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(2);
+        let seed = match get("NIEMYET_SEED").as_deref() {
+            None | Some("true") | Some("1") | Some("yes") => true,
+            Some("false") | Some("0") | Some("no") => false,
+            Some(other) => return Err(ConfigError(format!("NIEMYET_SEED must be true or false, not `{other}`"))),
+        };
+        let log_format = match get("NIEMYET_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError(format!("NIEMYET_LOG_FORMAT must be text or json, not `{other}`"))),
+        };
+        Ok(Settings {
+            database: DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "data/niemyet.db".into())),
+            bind: get("NIEMYET_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            environment,
+            jwt: JwtSettings {
+                algorithm,
+                secret: Secret::new(get("NIEMYET_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into())),
+                public_key_file: get("NIEMYET_JWT_PUBLIC_KEY_FILE").map(PathBuf::from),
+                private_key_file: get("NIEMYET_JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
+                issuer: get("NIEMYET_JWT_ISSUER").unwrap_or_else(|| "niemyet".into()),
+                audience: get("NIEMYET_JWT_AUDIENCE").unwrap_or_else(|| "niemyet-api".into()),
+            },
+            workers: number("NIEMYET_WORKERS", cores, 1, 256)? as usize,
+            pool: PoolSettings {
+                max_size: number("NIEMYET_DB_POOL_SIZE", 8, 1, 512)? as u32,
+                connect_timeout: Duration::from_secs(number("NIEMYET_DB_TIMEOUT_SECS", 5, 1, 300)?),
+            },
+            seed,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_a_local_sqlite_file_in_development() {
+        let s = settings(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.database.target, "data/niemyet.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.jwt.secret.expose(), DEV_JWT_SECRET);
+        assert!(s.seed);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = settings(&[("NIEMYET_WORKERS", "lots")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("NIEMYET_WORKERS"), "{err}");
+        assert!(settings(&[("NIEMYET_ENV", "staging")]).is_err());
+        assert!(settings(&[("NIEMYET_JWT_ALGORITHM", "none")]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = settings(&[("NIEMYET_JWT_SECRET", "very-secret-value")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{s:?}").contains("very-secret-value"));
+    }
+}

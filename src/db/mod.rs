@@ -1,0 +1,261 @@
+//! Storage: one connection type over PostgreSQL and SQLite, the pool, migrations, and the helpers
+//! every database call goes through (`Db::run` off the executor, `write_tx` for locked writes).
+
+pub mod schema;
+
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// Multi-row INSERT. The multi-connection type cannot express SQLite's batch insert, so this runs
+/// the same statement on whichever inner connection is in use.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    }};
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Parsed form of `DATABASE_URL`: PostgreSQL for `postgres://`/`postgresql://`, otherwise a SQLite
+/// file path (an optional `sqlite://` prefix is removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: the PostgreSQL URL or the SQLite file path.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Self {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Self { backend: Backend::Postgres, target: raw.to_owned() };
+        }
+        let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
+        Self { backend: Backend::Sqlite, target: path.to_owned() }
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite:{}", self.target),
+            Backend::Postgres => match (self.target.find("://"), self.target.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let userinfo = &self.target[scheme_end + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{}{}:***{}", &self.target[..scheme_end + 3], user, &self.target[at..])
+                }
+                _ => self.target.clone(),
+            },
+        }
+    }
+}
+
+/// Connection manager that builds the right enum variant from the URL instead of trying each
+/// backend in turn (SQLite accepts any string as a path).
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        let conn = match self.url.backend {
+            Backend::Postgres => PgConnection::establish(&self.url.target).map(DbConnection::Pg),
+            Backend::Sqlite => SqliteConnection::establish(&self.url.target).map(DbConnection::Sqlite),
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+/// Per-connection settings applied when the pool opens a connection.
+#[derive(Debug)]
+struct ConnectionSettings;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        let sql = match conn {
+            // WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
+            // for the lock instead of failing with "database is locked".
+            DbConnection::Sqlite(_) => {
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON;"
+            }
+            DbConnection::Pg(_) => "SET TIME ZONE 'UTC'",
+        };
+        conn.batch_execute(sql).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Pool settings (see `config`).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+/// Builds the pool without opening a connection yet, so that the service can start (and answer
+/// `/health`) while the database is still coming up.
+pub fn build_pool(url: &DatabaseUrl, settings: &PoolSettings) -> anyhow::Result<DbPool> {
+    if url.backend == Backend::Sqlite {
+        if let Some(dir) = std::path::Path::new(&url.target).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+    }
+    let pool = Pool::builder()
+        .max_size(settings.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(settings.connect_timeout)
+        .connection_customizer(Box::new(ConnectionSettings))
+        .build_unchecked(Manager { url: url.clone() });
+    Ok(pool)
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// What a write transaction serialises on. SQLite has one writer at a time (`BEGIN IMMEDIATE`);
+/// on PostgreSQL the transaction takes a transaction-scoped advisory lock on this key, so that
+/// writes that read before they write never interleave.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteLock {
+    /// Decisions, imports and sectors: the catalogue changes one decision at a time.
+    Catalogue,
+    /// Reference data: units and the like.
+    Reference,
+}
+
+impl WriteLock {
+    fn key(self) -> i64 {
+        match self {
+            WriteLock::Catalogue => 0x6e69_656d_0001,
+            WriteLock::Reference => 0x6e69_656d_0002,
+        }
+    }
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken before
+/// the first read, so a read-then-write never fails half-way with SQLITE_BUSY), and an advisory
+/// lock on PostgreSQL. Rolls back on any error.
+pub fn write_tx<T, E>(
+    conn: &mut DbConnection,
+    lock: WriteLock,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    if let DbConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    } else {
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        if let DbConnection::Pg(c) = conn {
+            if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key())) {
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+                return Err(e.into());
+            }
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// The pool, shared by handlers. `run` is the only way handlers reach the database: it takes a
+/// connection and runs the closure on actix's blocking thread pool, inside the caller's span.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn new(pool: DbPool, backend: Backend) -> Self {
+        Self { pool, backend }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(ApiError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+}
+
+/// Takes a connection outside a request (CLI commands, start-up).
+pub fn get_conn(pool: &DbPool) -> anyhow::Result<PooledConn> {
+    Ok(pool.get()?)
+}

@@ -1,0 +1,122 @@
+//! Table definitions shared by both backends (written by hand: the migrations use only portable
+//! types, so one schema describes PostgreSQL and SQLite alike).
+
+diesel::table! {
+    units (code) {
+        code -> Text,
+        name -> Text,
+        name_search -> Text,
+        division_type -> Text,
+        level -> Text,
+        parent_code -> Nullable<Text>,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    sectors (code) {
+        code -> Text,
+        name -> Text,
+        name_search -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    decisions (id) {
+        id -> Text,
+        number -> Text,
+        number_norm -> Text,
+        issuer -> Text,
+        scope -> Text,
+        kind -> Text,
+        title -> Nullable<Text>,
+        signed_on -> Date,
+        source -> Nullable<Text>,
+        source_sha256 -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    procedures (code) {
+        code -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    procedure_versions (id) {
+        id -> Text,
+        procedure_code -> Text,
+        scope -> Text,
+        decision_id -> Text,
+        item_seq -> Integer,
+        abolished -> Bool,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        name -> Text,
+        name_search -> Text,
+        sector_code -> Text,
+        levels -> Text,
+        procedure_type -> Nullable<Text>,
+        subjects -> Nullable<Text>,
+        authority -> Nullable<Text>,
+        executing_agency -> Nullable<Text>,
+        steps -> Nullable<Text>,
+        documents -> Nullable<Text>,
+        requirements -> Nullable<Text>,
+        legal_basis -> Nullable<Text>,
+        results -> Nullable<Text>,
+        channels -> Text,
+        source_url -> Nullable<Text>,
+        announced_by -> Nullable<Text>,
+        announced_by_norm -> Nullable<Text>,
+        content_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    decision_items (decision_id, seq) {
+        decision_id -> Text,
+        seq -> Integer,
+        action -> Text,
+        procedure_code -> Text,
+        effective_on -> Date,
+        version_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_sub -> Text,
+        actor_role -> Text,
+        actor_unit -> Nullable<Text>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        hash_before -> Nullable<Text>,
+        hash_after -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(procedure_versions -> procedures (procedure_code));
+diesel::joinable!(procedure_versions -> decisions (decision_id));
+diesel::joinable!(procedure_versions -> sectors (sector_code));
+diesel::joinable!(decision_items -> decisions (decision_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    units,
+    sectors,
+    decisions,
+    procedures,
+    procedure_versions,
+    decision_items,
+    audit_log,
+);

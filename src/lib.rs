@@ -1,0 +1,16 @@
+//! niemyet: the procedure catalogue of Vietnam's administrative procedures, and what each commune
+//! office has publicly posted of it.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod openapi;
+pub mod repo;
+pub mod routes;
+pub mod seed;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,409 @@
+//! Procedures, their versions, and the decisions that announce them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{decision_items, decisions, procedure_versions, procedures};
+use crate::domain::catalogue::{
+    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, Windowed, levels_from_db, levels_to_db,
+};
+use crate::domain::codes::normalize_decision_number;
+use crate::domain::text;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = procedure_versions)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct VersionRow {
+    pub id: String,
+    pub procedure_code: String,
+    pub scope: String,
+    pub decision_id: String,
+    pub item_seq: i32,
+    pub abolished: bool,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub name: String,
+    pub name_search: String,
+    pub sector_code: String,
+    pub levels: String,
+    pub procedure_type: Option<String>,
+    pub subjects: Option<String>,
+    pub authority: Option<String>,
+    pub executing_agency: Option<String>,
+    pub steps: Option<String>,
+    pub documents: Option<String>,
+    pub requirements: Option<String>,
+    pub legal_basis: Option<String>,
+    pub results: Option<String>,
+    pub channels: String,
+    pub source_url: Option<String>,
+    pub announced_by: Option<String>,
+    pub announced_by_norm: Option<String>,
+    pub content_hash: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl VersionRow {
+    /// The stored content. Channels are JSON written by this service; a row that does not parse
+    /// is reported rather than shown half-empty.
+    pub fn content(&self) -> Result<ProcedureContent, serde_json::Error> {
+        Ok(ProcedureContent {
+            name: self.name.clone(),
+            sector_code: self.sector_code.clone(),
+            levels: levels_from_db(&self.levels),
+            channels: serde_json::from_str(&self.channels)?,
+            documents: self.documents.clone(),
+            steps: self.steps.clone(),
+            requirements: self.requirements.clone(),
+            legal_basis: self.legal_basis.clone(),
+            results: self.results.clone(),
+            executing_agency: self.executing_agency.clone(),
+            procedure_type: self.procedure_type.clone(),
+            subjects: self.subjects.clone(),
+            authority: self.authority.clone(),
+            source_url: self.source_url.clone(),
+        })
+    }
+
+    fn into_existing(self) -> Result<ExistingVersion, serde_json::Error> {
+        Ok(ExistingVersion {
+            content: self.content()?,
+            id: self.id,
+            scope: self.scope,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            abolished: self.abolished,
+            announced_by_norm: self.announced_by_norm,
+            content_hash: self.content_hash,
+        })
+    }
+}
+
+impl Windowed for VersionRow {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+    fn valid_from(&self) -> NaiveDate {
+        self.valid_from
+    }
+    fn valid_to(&self) -> Option<NaiveDate> {
+        self.valid_to
+    }
+}
+
+/// The columns a procedure list needs.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = procedure_versions)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct VersionSummary {
+    pub id: String,
+    pub procedure_code: String,
+    pub scope: String,
+    pub decision_id: String,
+    pub abolished: bool,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub name: String,
+    pub name_search: String,
+    pub sector_code: String,
+    pub levels: String,
+    pub announced_by: Option<String>,
+    pub content_hash: String,
+}
+
+impl Windowed for VersionSummary {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+    fn valid_from(&self) -> NaiveDate {
+        self.valid_from
+    }
+    fn valid_to(&self) -> Option<NaiveDate> {
+        self.valid_to
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = decisions)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct DecisionRow {
+    pub id: String,
+    pub number: String,
+    pub number_norm: String,
+    pub issuer: String,
+    pub scope: String,
+    pub kind: String,
+    pub title: Option<String>,
+    pub signed_on: NaiveDate,
+    pub source: Option<String>,
+    pub source_sha256: Option<String>,
+    pub created_by: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = decision_items)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct DecisionItemRow {
+    pub decision_id: String,
+    pub seq: i32,
+    pub action: String,
+    pub procedure_code: String,
+    pub effective_on: NaiveDate,
+    pub version_id: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = procedures)]
+#[diesel(treat_none_as_default_value = false)]
+struct ProcedureRow {
+    code: String,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// Version rows in force on `date` in national scope and, if given, in one province's scope,
+/// ordered by code. The caller picks the applicable one per code.
+pub fn in_force_summaries(
+    conn: &mut DbConnection,
+    date: NaiveDate,
+    province: Option<&str>,
+) -> QueryResult<Vec<VersionSummary>> {
+    let mut scopes = vec![NATIONAL.to_owned()];
+    if let Some(p) = province {
+        scopes.push(p.to_owned());
+    }
+    procedure_versions::table
+        .filter(procedure_versions::valid_from.le(date))
+        .filter(procedure_versions::valid_to.is_null().or(procedure_versions::valid_to.gt(date)))
+        .filter(procedure_versions::scope.eq_any(scopes))
+        .order((procedure_versions::procedure_code.asc(), procedure_versions::scope.asc()))
+        .select(VersionSummary::as_select())
+        .load(conn)
+}
+
+pub fn procedure_exists(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
+    let n: i64 = procedures::table.filter(procedures::code.eq(code)).count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn count_procedures(conn: &mut DbConnection) -> QueryResult<i64> {
+    procedures::table.count().get_result(conn)
+}
+
+/// Every version of one procedure with the decision that made it, oldest first.
+pub fn versions_of(conn: &mut DbConnection, code: &str) -> QueryResult<Vec<(VersionRow, DecisionRow)>> {
+    procedure_versions::table
+        .inner_join(decisions::table)
+        .filter(procedure_versions::procedure_code.eq(code))
+        .order((procedure_versions::valid_from.asc(), procedure_versions::scope.asc()))
+        .select((VersionRow::as_select(), DecisionRow::as_select()))
+        .load(conn)
+}
+
+fn into_timelines(rows: Vec<VersionRow>) -> QueryResult<Timelines> {
+    let mut out: Timelines = HashMap::new();
+    for row in rows {
+        let code = row.procedure_code.clone();
+        let existing = row.into_existing().map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        out.entry(code).or_default().push(existing);
+    }
+    Ok(out)
+}
+
+/// The full timelines of the given procedures.
+pub fn timelines(conn: &mut DbConnection, codes: &[String]) -> QueryResult<Timelines> {
+    let mut rows = Vec::new();
+    for chunk in codes.chunks(super::INSERT_CHUNK) {
+        rows.extend(
+            procedure_versions::table
+                .filter(procedure_versions::procedure_code.eq_any(chunk))
+                .order(procedure_versions::valid_from.asc())
+                .select(VersionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    into_timelines(rows)
+}
+
+pub fn decision_number_taken(conn: &mut DbConnection, number_norm: &str, scope: &str) -> QueryResult<bool> {
+    let n: i64 = decisions::table
+        .filter(decisions::number_norm.eq(number_norm))
+        .filter(decisions::scope.eq(scope))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Writes a decision and the planned changes of its items. Call inside a write transaction,
+/// after planning against the same transaction's view of the catalogue.
+pub fn apply(conn: &mut DbConnection, decision: &DecisionRow, items: &[PlannedItem]) -> QueryResult<()> {
+    let now = super::now();
+    crate::insert_rows!(conn, decisions::table, decision)?;
+
+    let new_codes: Vec<ProcedureRow> = items
+        .iter()
+        .filter(|i| i.creates_procedure)
+        .map(|i| ProcedureRow { code: i.code.as_str().to_owned(), created_at: now })
+        .collect();
+    for chunk in new_codes.chunks(super::INSERT_CHUNK) {
+        crate::insert_rows!(conn, procedures::table, chunk.to_vec())?;
+    }
+
+    let mut closes: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for item in items {
+        closes.entry(item.effective_on).or_default().extend(item.closes.iter().cloned());
+    }
+    for (date, ids) in closes {
+        for chunk in ids.chunks(super::INSERT_CHUNK) {
+            diesel::update(procedure_versions::table.filter(procedure_versions::id.eq_any(chunk)))
+                .set(procedure_versions::valid_to.eq(Some(date)))
+                .execute(conn)?;
+        }
+    }
+
+    let mut versions = Vec::with_capacity(items.len());
+    let mut item_rows = Vec::with_capacity(items.len());
+    for item in items {
+        let v = &item.version;
+        let c = &v.content;
+        let id = uuid::Uuid::now_v7().to_string();
+        let channels = serde_json::to_string(&c.channels)
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        versions.push(VersionRow {
+            id: id.clone(),
+            procedure_code: item.code.as_str().to_owned(),
+            scope: v.scope.clone(),
+            decision_id: decision.id.clone(),
+            item_seq: item.seq,
+            abolished: v.abolished,
+            valid_from: v.valid_from,
+            valid_to: None,
+            name: c.name.clone(),
+            name_search: text::fold(&c.name),
+            sector_code: c.sector_code.clone(),
+            levels: levels_to_db(&c.levels),
+            procedure_type: c.procedure_type.clone(),
+            subjects: c.subjects.clone(),
+            authority: c.authority.clone(),
+            executing_agency: c.executing_agency.clone(),
+            steps: c.steps.clone(),
+            documents: c.documents.clone(),
+            requirements: c.requirements.clone(),
+            legal_basis: c.legal_basis.clone(),
+            results: c.results.clone(),
+            channels,
+            source_url: c.source_url.clone(),
+            announced_by: v.announced_by.clone(),
+            announced_by_norm: v.announced_by.as_deref().map(normalize_decision_number),
+            content_hash: v.content_hash.clone(),
+            created_at: now,
+        });
+        item_rows.push(DecisionItemRow {
+            decision_id: decision.id.clone(),
+            seq: item.seq,
+            action: item.action.as_str().to_owned(),
+            procedure_code: item.code.as_str().to_owned(),
+            effective_on: item.effective_on,
+            version_id: id,
+        });
+    }
+    // Smaller chunks: a version row binds 27 parameters.
+    for chunk in versions.chunks(200) {
+        crate::insert_rows!(conn, procedure_versions::table, chunk.to_vec())?;
+    }
+    for chunk in item_rows.chunks(super::INSERT_CHUNK) {
+        crate::insert_rows!(conn, decision_items::table, chunk.to_vec())?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct DecisionFilter {
+    pub scope: Option<String>,
+    pub kind: Option<String>,
+    pub procedure: Option<String>,
+    /// Keyset cursor: (signed_on, id) of the last row of the previous page.
+    pub after: Option<(NaiveDate, String)>,
+    pub limit: i64,
+}
+
+/// Decisions, newest signature first.
+pub fn list_decisions(conn: &mut DbConnection, f: &DecisionFilter) -> QueryResult<Vec<DecisionRow>> {
+    let mut query = decisions::table
+        .select(DecisionRow::as_select())
+        .order((decisions::signed_on.desc(), decisions::id.desc()))
+        .limit(f.limit)
+        .into_boxed();
+    if let Some(scope) = &f.scope {
+        query = query.filter(decisions::scope.eq(scope.clone()));
+    }
+    if let Some(kind) = &f.kind {
+        query = query.filter(decisions::kind.eq(kind.clone()));
+    }
+    if let Some(code) = &f.procedure {
+        let ids: Vec<String> = decision_items::table
+            .filter(decision_items::procedure_code.eq(code))
+            .select(decision_items::decision_id)
+            .load(conn)?;
+        query = query.filter(decisions::id.eq_any(ids));
+    }
+    if let Some((date, id)) = &f.after {
+        query = query.filter(
+            decisions::signed_on.lt(*date).or(decisions::signed_on.eq(*date).and(decisions::id.lt(id.clone()))),
+        );
+    }
+    query.load(conn)
+}
+
+pub fn get_decision(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DecisionRow>> {
+    decisions::table.find(id).select(DecisionRow::as_select()).first(conn).optional()
+}
+
+/// A decision's items with the name and scope of the version each produced.
+pub fn items_of(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(DecisionItemRow, String, String)>> {
+    decision_items::table
+        .inner_join(procedure_versions::table.on(procedure_versions::id.eq(decision_items::version_id)))
+        .filter(decision_items::decision_id.eq(id))
+        .order(decision_items::seq.asc())
+        .select((DecisionItemRow::as_select(), procedure_versions::name, procedure_versions::sector_code))
+        .load(conn)
+}
+
+/// Number of items per decision, for lists.
+pub fn item_counts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = decision_items::table
+        .filter(decision_items::decision_id.eq_any(ids))
+        .group_by(decision_items::decision_id)
+        .select((decision_items::decision_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+pub fn count_versions(conn: &mut DbConnection) -> QueryResult<i64> {
+    procedure_versions::table.count().get_result(conn)
+}
+
+/// The applicable version of every procedure on `date` (province-scoped rows win over national
+/// ones), abolitions included, ordered by code.
+pub fn applicable_summaries(
+    conn: &mut DbConnection,
+    date: NaiveDate,
+    province: Option<&str>,
+) -> QueryResult<Vec<VersionSummary>> {
+    let rows = in_force_summaries(conn, date, province)?;
+    let mut out: Vec<VersionSummary> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match out.last_mut() {
+            Some(last) if last.procedure_code == row.procedure_code => {
+                if row.scope != NATIONAL {
+                    *last = row;
+                }
+            }
+            _ => out.push(row),
+        }
+    }
+    Ok(out)
+}

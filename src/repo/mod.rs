@@ -1,0 +1,15 @@
+//! Diesel queries. Functions take a connection and return `QueryResult`; rows map to domain
+//! types here, and nothing above this layer writes SQL.
+
+pub mod audit;
+pub mod catalogue;
+pub mod sectors;
+pub mod units;
+
+/// Rows per multi-row INSERT: below SQLite's bound-parameter limit for the widest table.
+pub const INSERT_CHUNK: usize = 500;
+
+/// Current time, UTC, as stored.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,441 @@
+//! Announcing decisions: the only way the catalogue changes.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::{decode_cursor, encode_cursor, page_limit, request_id};
+use crate::auth::{Identity, Role};
+use crate::db::Db;
+use crate::domain::catalogue::{Channel, ContentPatch, ItemAction, ItemInput, Level, Method, Scope, TimeUnit};
+use crate::domain::codes::{DecisionNumber, ProcedureCode};
+use crate::domain::text;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::repo::catalogue::{self as repo, DecisionFilter, DecisionRow};
+use crate::services::catalogue::{DecisionInput, create_decision as create};
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Announcement,
+    Import,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionQuery {
+    /// `national` or a province code.
+    pub scope: Option<String>,
+    /// `announcement` or `import`.
+    #[param(inline)]
+    pub kind: Option<DecisionKind>,
+    /// Only decisions with an item for this procedure code.
+    pub procedure: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Decision {
+    pub id: String,
+    /// The number as written, e.g. `163/QĐ-BTP`.
+    pub number: String,
+    pub issuer: String,
+    /// `national` or the province code of a provincial decision.
+    pub scope: String,
+    /// `announcement`, or `import` for a catalogue import.
+    pub kind: String,
+    pub title: Option<String>,
+    pub signed_on: NaiveDate,
+    /// For an import: the file it came from.
+    pub source: Option<String>,
+    pub source_sha256: Option<String>,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub item_count: i64,
+}
+
+fn decision_view(d: DecisionRow, item_count: i64) -> Decision {
+    Decision {
+        id: d.id,
+        number: d.number,
+        issuer: d.issuer,
+        scope: d.scope,
+        kind: d.kind,
+        title: d.title,
+        signed_on: d.signed_on,
+        source: d.source,
+        source_sha256: d.source_sha256,
+        created_by: d.created_by,
+        created_at: d.created_at.and_utc(),
+        item_count,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionPage {
+    pub items: Vec<Decision>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionItem {
+    pub seq: i32,
+    pub action: ItemAction,
+    pub procedure_code: String,
+    /// Name of the procedure in the version this item produced.
+    pub procedure_name: String,
+    pub sector: String,
+    pub effective_on: NaiveDate,
+    /// The version (or abolition) this item produced.
+    pub version_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionDetail {
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub items: Vec<DecisionItem>,
+}
+
+/// List decisions, newest signature first.
+#[utoipa::path(
+    tag = "catalogue",
+    params(DecisionQuery),
+    responses(
+        (status = 200, body = DecisionPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/decisions")]
+pub async fn list_decisions(db: web::Data<Db>, query: web::Query<DecisionQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = page_limit(query.limit)?;
+    let scope = query
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| ApiError::validation_one("scope", e))?;
+    let procedure = query
+        .procedure
+        .as_deref()
+        .map(ProcedureCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::validation_one("procedure", e.0))?;
+    let after = match query.cursor.as_deref().map(decode_cursor).transpose()? {
+        None => None,
+        Some(raw) => {
+            let (date, id) = raw.split_once('|').ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?;
+            let date = date.parse::<NaiveDate>().map_err(|_| ApiError::BadRequest("invalid cursor".into()))?;
+            Some((date, id.to_owned()))
+        }
+    };
+    let filter = DecisionFilter {
+        scope: scope.map(|s| s.as_str().to_owned()),
+        kind: query.kind.map(|k| match k {
+            DecisionKind::Announcement => "announcement".to_owned(),
+            DecisionKind::Import => "import".to_owned(),
+        }),
+        procedure: procedure.map(|p| p.as_str().to_owned()),
+        after,
+        limit: limit + 1,
+    };
+    let (mut rows, counts) = db
+        .run(move |conn| {
+            let rows = repo::list_decisions(conn, &filter)?;
+            let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+            Ok((rows, repo::item_counts(conn, &ids)?))
+        })
+        .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|d| encode_cursor(&format!("{}|{}", d.signed_on, d.id)))
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|d| {
+            let n = counts.get(&d.id).copied().unwrap_or(0);
+            decision_view(d, n)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(DecisionPage { items, next_cursor }))
+}
+
+async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
+    db.run(move |conn| {
+        let d = repo::get_decision(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no decision {id}")))?;
+        let items: Vec<DecisionItem> = repo::items_of(conn, &id)?
+            .into_iter()
+            .map(|(item, name, sector)| DecisionItem {
+                seq: item.seq,
+                action: match item.action.as_str() {
+                    "new" => ItemAction::New,
+                    "amended" => ItemAction::Amended,
+                    _ => ItemAction::Abolished,
+                },
+                procedure_code: item.procedure_code,
+                procedure_name: name,
+                sector,
+                effective_on: item.effective_on,
+                version_id: item.version_id,
+            })
+            .collect();
+        let n = items.len() as i64;
+        Ok(DecisionDetail { decision: decision_view(d, n), items })
+    })
+    .await
+}
+
+/// One decision with its items.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("id" = String, Path, description = "Decision id")),
+    responses(
+        (status = 200, body = DecisionDetail),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/decisions/{id}")]
+pub async fn get_decision(db: web::Data<Db>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    if id.len() > 64 {
+        return Err(ApiError::NotFound("no such decision".into()));
+    }
+    Ok(HttpResponse::Ok().json(load_detail(&db, id).await?))
+}
+
+/// Submission channel of a procedure.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub method: Method,
+    #[validate(range(min = 0.0, max = 100000.0))]
+    #[schema(minimum = 0, maximum = 100000)]
+    pub time_value: Option<f64>,
+    pub time_unit: Option<TimeUnit>,
+    /// Fee in VND.
+    #[validate(range(min = 0, max = 1_000_000_000_000i64))]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000i64)]
+    pub fee_vnd: Option<i64>,
+    #[validate(length(max = 20000))]
+    #[schema(max_length = 20000)]
+    pub fee_and_notes: Option<String>,
+}
+
+/// The procedure as a `new` item announces it, or the fields an `amended` item changes.
+#[derive(Debug, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureFields {
+    #[validate(length(min = 1, max = 1000))]
+    #[schema(min_length = 1, max_length = 1000)]
+    pub name: Option<String>,
+    /// Sector code (see `/sectors`).
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub sector: Option<String>,
+    #[validate(length(min = 1, max = 5))]
+    #[schema(min_items = 1, max_items = 5)]
+    pub levels: Option<Vec<Level>>,
+    #[validate(length(max = 3), nested)]
+    #[schema(max_items = 3)]
+    pub channels: Option<Vec<ChannelInput>>,
+    #[validate(length(max = 200000))]
+    #[schema(max_length = 200000)]
+    pub documents: Option<String>,
+    #[validate(length(max = 200000))]
+    #[schema(max_length = 200000)]
+    pub steps: Option<String>,
+    #[validate(length(max = 200000))]
+    #[schema(max_length = 200000)]
+    pub requirements: Option<String>,
+    #[validate(length(max = 200000))]
+    #[schema(max_length = 200000)]
+    pub legal_basis: Option<String>,
+    #[validate(length(max = 200000))]
+    #[schema(max_length = 200000)]
+    pub results: Option<String>,
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub executing_agency: Option<String>,
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub procedure_type: Option<String>,
+    #[validate(length(max = 20000))]
+    #[schema(max_length = 20000)]
+    pub subjects: Option<String>,
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub authority: Option<String>,
+    #[validate(url, length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub source_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDecisionItem {
+    pub action: ItemAction,
+    #[schema(example = "1.001193")]
+    pub procedure_code: String,
+    pub effective_on: NaiveDate,
+    /// Required for `new` (name, sector and levels at least); for `amended`, the fields that
+    /// change; absent for `abolished`.
+    #[validate(nested)]
+    pub procedure: Option<ProcedureFields>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDecision {
+    /// E.g. `163/QĐ-BTP` or `19/2025/QĐ-TTg`.
+    #[validate(length(min = 1, max = 60))]
+    #[schema(example = "1234/QĐ-BTP", min_length = 1, max_length = 60)]
+    pub number: String,
+    #[validate(length(min = 1, max = 300))]
+    #[schema(example = "Bộ Tư pháp", min_length = 1, max_length = 300)]
+    pub issuer: String,
+    /// `national`, or a province code for a provincial decision.
+    #[schema(example = "national")]
+    pub scope: String,
+    pub signed_on: NaiveDate,
+    #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
+    pub title: Option<String>,
+    #[validate(length(min = 1, max = 5000), nested)]
+    #[schema(min_items = 1, max_items = 5000)]
+    pub items: Vec<NewDecisionItem>,
+}
+
+fn clean_text(field: String, value: Option<String>, errors: &mut Vec<FieldError>, single_line: bool) -> Option<String> {
+    let value = value.map(|v| text::nfc(&v))?;
+    let bad = if single_line { value.chars().any(char::is_control) } else { text::has_control(&value) };
+    if bad {
+        errors.push(FieldError::new(field, "must not contain control characters"));
+    } else if value.is_empty() {
+        errors.push(FieldError::new(field, "must not be blank"));
+    }
+    Some(value)
+}
+
+fn patch_from(index: usize, p: ProcedureFields, errors: &mut Vec<FieldError>) -> ContentPatch {
+    let f = |name: &str| format!("items[{index}].procedure.{name}");
+    let channels = p.channels.map(|list| {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, c) in list.into_iter().enumerate() {
+            if !seen.insert(c.method) {
+                errors.push(FieldError::new(f(&format!("channels[{i}].method")), "each method appears once"));
+            }
+            if c.time_value.is_some_and(|v| !v.is_finite()) {
+                errors.push(FieldError::new(f(&format!("channels[{i}].time_value")), "must be a number"));
+            }
+            out.push(Channel {
+                method: c.method,
+                time_value: c.time_value,
+                time_unit: c.time_unit,
+                fee_vnd: c.fee_vnd,
+                fee_and_notes: clean_text(f(&format!("channels[{i}].fee_and_notes")), c.fee_and_notes, errors, false),
+            });
+        }
+        out.sort_by_key(|c| c.method);
+        out
+    });
+    ContentPatch {
+        name: clean_text(f("name"), p.name, errors, true),
+        sector_code: p.sector.map(|s| s.trim().to_owned()),
+        levels: p.levels.map(|l| l.into_iter().collect()),
+        channels,
+        documents: clean_text(f("documents"), p.documents, errors, false),
+        steps: clean_text(f("steps"), p.steps, errors, false),
+        requirements: clean_text(f("requirements"), p.requirements, errors, false),
+        legal_basis: clean_text(f("legal_basis"), p.legal_basis, errors, false),
+        results: clean_text(f("results"), p.results, errors, false),
+        executing_agency: clean_text(f("executing_agency"), p.executing_agency, errors, true),
+        procedure_type: clean_text(f("procedure_type"), p.procedure_type, errors, true),
+        subjects: clean_text(f("subjects"), p.subjects, errors, false),
+        authority: clean_text(f("authority"), p.authority, errors, true),
+        source_url: p.source_url,
+    }
+}
+
+impl TryFrom<NewDecision> for DecisionInput {
+    type Error = ApiError;
+
+    fn try_from(body: NewDecision) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        if let Err(e) = body.validate() {
+            if let ApiError::Validation(list) = ApiError::from(e) {
+                errors.extend(list);
+            }
+        }
+        let number = DecisionNumber::parse(&body.number).map_err(|e| FieldError::new("number", e.0));
+        let scope = Scope::parse(body.scope.trim()).map_err(|e| FieldError::new("scope", e));
+        let issuer = clean_text("issuer".into(), Some(body.issuer), &mut errors, true).unwrap_or_default();
+        let title = clean_text("title".into(), body.title, &mut errors, true);
+        let mut items = Vec::new();
+        for (index, item) in body.items.into_iter().enumerate() {
+            match ProcedureCode::parse(&item.procedure_code) {
+                Ok(code) => {
+                    let patch = item.procedure.map(|p| patch_from(index, p, &mut errors));
+                    items.push(ItemInput { action: item.action, code, effective_on: item.effective_on, patch });
+                }
+                Err(e) => errors.push(FieldError::new(format!("items[{index}].procedure_code"), e.0)),
+            }
+        }
+        match (number, scope) {
+            (Ok(number), Ok(scope)) if errors.is_empty() => {
+                Ok(DecisionInput { number, issuer, scope, signed_on: body.signed_on, title, items })
+            }
+            (number, scope) => {
+                errors.extend(number.err());
+                errors.extend(scope.err());
+                errors.dedup();
+                Err(ApiError::Validation(errors))
+            }
+        }
+    }
+}
+
+/// Record a decision and apply its items (editor, admin). The decision is validated as a whole
+/// against the catalogue and applied in one transaction; a 422 lists every problem.
+#[utoipa::path(
+    tag = "catalogue",
+    request_body = NewDecision,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = DecisionDetail, headers(("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A decision with that number exists in that scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/decisions")]
+pub async fn create_decision(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    body: web::Json<NewDecision>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Editor, Role::Admin])?;
+    let input = DecisionInput::try_from(body.into_inner())?;
+    let request_id = request_id(&req);
+    let id = db.run(move |conn| create(conn, input, &identity, request_id)).await?;
+    let detail = load_detail(&db, id.clone()).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/decisions/{id}"))).json(detail))
+}

@@ -1,0 +1,132 @@
+//! HTTP handlers, one module per resource. Handlers read like a script: extract, authorize, call
+//! `db.run` with a repository or service function, map rows to response types.
+
+pub mod catalogue;
+pub mod decisions;
+pub mod health;
+pub mod procedures;
+pub mod sectors;
+pub mod units;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{ApiError, FieldError};
+use crate::telemetry::RequestId;
+
+/// Largest JSON body accepted (a decision with many items fits easily).
+pub const JSON_LIMIT: usize = 1024 * 1024;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+/// Registers every API route (the OpenAPI document is collected from the same registration).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::health).service(health::ready).service(
+        utoipa_actix_web::scope("/api/v1")
+            .service(units::list_units)
+            .service(units::get_unit)
+            .service(sectors::list_sectors)
+            .service(sectors::get_sector)
+            .service(sectors::create_sector)
+            .service(procedures::list_procedures)
+            .service(procedures::get_procedure)
+            .service(decisions::list_decisions)
+            .service(decisions::get_decision)
+            .service(decisions::create_decision)
+            .service(catalogue::import_catalogue),
+    );
+}
+
+/// Extractor configuration: every malformed body, path or query answers problem+json.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _req| json_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => {
+            ApiError::PayloadTooLarge(format!("the body is {length} bytes; the limit is {limit}"))
+        }
+        JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!("the body exceeds {limit} bytes")),
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into())
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldError::new("body", e.to_string())]),
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
+        other => ApiError::BadRequest(format!("could not read the body: {other}")),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let detail = match err {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::BadRequest(format!("invalid query parameters: {detail}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let detail = match err {
+            PathError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::BadRequest(format!("invalid path: {detail}")).into()
+    })
+}
+
+/// Anything no route matched.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no resource at {}", req.path())))
+}
+
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+}
+
+/// Opaque list cursors: base64url of the last key of the previous page.
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .ok_or_else(|| ApiError::BadRequest("invalid cursor; pass back the `next_cursor` of the previous page".into()))
+}
+
+/// `limit` within 1..=500, default 50.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation_one("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+    }
+}
+
+/// Folded search text for `q`: case and diacritics removed; only letters, digits, `.`, `-` and
+/// spaces kept (so the text is safe inside a LIKE pattern).
+pub fn search_key(q: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = q else { return Ok(None) };
+    if q.chars().count() > 200 {
+        return Err(ApiError::validation_one("q", "must be at most 200 characters long"));
+    }
+    let folded: String = crate::domain::text::fold(&crate::domain::text::nfc(q))
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' { c } else { ' ' })
+        .collect();
+    let folded = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+    Ok(Some(folded).filter(|s| !s.is_empty()))
+}
+
+/// Reference to a problem response in the OpenAPI document.
+pub type ProblemBody = crate::error::Problem;

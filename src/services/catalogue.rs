@@ -1,0 +1,322 @@
+//! Changing the catalogue: posting a decision, and importing a catalogue file (which is a
+//! decision too, recorded with its source). Both plan against the catalogue inside the write
+//! transaction and write everything or nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::auth::Identity;
+use crate::db::{DbConnection, WriteLock, write_tx};
+use crate::domain::catalogue::{ImportOutcome, ItemInput, PlannedItem, Scope, plan_decision, plan_import_record};
+use crate::domain::codes::DecisionNumber;
+use crate::domain::import::{ImportRecord, parse_record};
+use crate::domain::text;
+use crate::error::{ApiError, FieldError};
+use crate::repo::audit::{self, AuditEvent};
+use crate::repo::catalogue::{self as repo, DecisionRow};
+use crate::repo::sectors::{self, SectorRow};
+
+/// A decision as submitted, parsed.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    pub number: DecisionNumber,
+    pub issuer: String,
+    pub scope: Scope,
+    pub signed_on: NaiveDate,
+    pub title: Option<String>,
+    pub items: Vec<ItemInput>,
+}
+
+/// Validates a decision against the catalogue and applies it in one transaction. Returns the new
+/// decision's id. 409 if a decision with that number exists in that scope; 422 with every
+/// problem if any item is invalid.
+pub fn create_decision(
+    conn: &mut DbConnection,
+    input: DecisionInput,
+    actor: &Identity,
+    request_id: Option<String>,
+) -> Result<String, ApiError> {
+    write_tx(conn, WriteLock::Catalogue, |conn| {
+        let mut errors = Vec::new();
+        if let Scope::Province(p) = &input.scope {
+            if !crate::repo::units::is_province(conn, p.as_str())? {
+                errors.push(FieldError::new("scope", format!("{p} is not a province")));
+            }
+        }
+        let number_norm = input.number.normalized();
+        if repo::decision_number_taken(conn, &number_norm, input.scope.as_str())? {
+            return Err(ApiError::Conflict(format!(
+                "decision {} is already recorded for scope {}",
+                input.number.as_str(),
+                input.scope.as_str()
+            )));
+        }
+        let codes: Vec<String> = input.items.iter().map(|i| i.code.as_str().to_owned()).collect();
+        let timelines = repo::timelines(conn, &codes)?;
+        let sector_codes: HashSet<String> = sectors::list(conn)?.into_iter().map(|s| s.code).collect();
+        let planned = match plan_decision(
+            &input.scope,
+            input.signed_on,
+            input.number.as_str(),
+            input.items,
+            &timelines,
+            &sector_codes,
+        ) {
+            Ok(planned) if errors.is_empty() => planned,
+            Ok(_) => return Err(ApiError::Validation(errors)),
+            Err(more) => {
+                errors.extend(more);
+                return Err(ApiError::Validation(errors));
+            }
+        };
+        let decision = DecisionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: input.number.as_str().to_owned(),
+            number_norm,
+            issuer: input.issuer,
+            scope: input.scope.as_str().to_owned(),
+            kind: "announcement".into(),
+            title: input.title,
+            signed_on: input.signed_on,
+            source: None,
+            source_sha256: None,
+            created_by: actor.sub.clone(),
+            created_at: crate::repo::now(),
+        };
+        repo::apply(conn, &decision, &planned)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                actor,
+                action: "create",
+                entity: "decision",
+                entity_id: &decision.id,
+                hash_before: None,
+                hash_after: Some(plan_hash(&planned)),
+                request_id,
+            },
+        )?;
+        Ok(decision.id)
+    })
+}
+
+fn plan_hash(planned: &[PlannedItem]) -> String {
+    let mut hasher = Sha256::new();
+    for item in planned {
+        hasher.update(item.code.as_str().as_bytes());
+        hasher.update(item.action.as_str().as_bytes());
+        hasher.update(item.effective_on.to_string().as_bytes());
+        hasher.update(item.version.content_hash.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// How an import was asked for.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub effective_on: NaiveDate,
+    pub dry_run: bool,
+    /// Where the file came from (a file name), recorded on the decision.
+    pub source: String,
+}
+
+/// One line the import could not take.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineProblem {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The procedure code, when the line has a readable one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportSummary {
+    pub dry_run: bool,
+    pub effective_on: NaiveDate,
+    /// SHA-256 of the (decompressed) file.
+    pub source_sha256: String,
+    /// Non-empty lines read.
+    pub lines: usize,
+    pub created: usize,
+    pub amended: usize,
+    pub unchanged: usize,
+    /// Lines skipped for a problem (listed in `problems`).
+    pub skipped: usize,
+    pub sectors_created: usize,
+    /// The decision that records this import; absent for a dry run or when nothing changed.
+    pub decision_id: Option<String>,
+    pub problems: Vec<LineProblem>,
+}
+
+struct ParsedLine {
+    line: usize,
+    record: ImportRecord,
+}
+
+/// Reads every line; a bad line becomes a problem, never a failure of the whole file.
+fn read_lines(data: &[u8], problems: &mut Vec<LineProblem>) -> (usize, Vec<ParsedLine>) {
+    let mut lines = 0;
+    let mut parsed = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, raw) in data.split(|b| *b == b'\n').enumerate() {
+        let line = index + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            lines += 1;
+            problems.push(LineProblem { line, code: None, message: "not valid UTF-8".into() });
+            continue;
+        };
+        let text = text.trim_start_matches('\u{feff}').trim();
+        if text.is_empty() {
+            continue;
+        }
+        lines += 1;
+        match parse_record(text) {
+            Ok(record) => {
+                let code = record.code.as_str().to_owned();
+                if let Some(first) = seen.get(&code) {
+                    problems.push(LineProblem {
+                        line,
+                        code: Some(code),
+                        message: format!("the same code is already on line {first}"),
+                    });
+                    continue;
+                }
+                seen.insert(code, line);
+                parsed.push(ParsedLine { line, record });
+            }
+            Err(message) => problems.push(LineProblem { line, code: None, message }),
+        }
+    }
+    (lines, parsed)
+}
+
+/// Imports catalogue records. Records equal to the version in force on `effective_on` are
+/// unchanged; new codes are created; changed records become amended versions. All of it is one
+/// decision of kind `import`, written in one transaction (or not at all for a dry run).
+pub fn import_catalogue(
+    conn: &mut DbConnection,
+    data: &[u8],
+    options: &ImportOptions,
+    actor: &Identity,
+    request_id: Option<String>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportSummary, ApiError> {
+    let source_sha256 = hex::encode(Sha256::digest(data));
+    let mut problems = Vec::new();
+    let (lines, parsed) = read_lines(data, &mut problems);
+    write_tx(conn, WriteLock::Catalogue, |conn| {
+        let existing_sectors = sectors::list(conn)?;
+        let mut sector_by_name: HashMap<String, String> =
+            existing_sectors.iter().map(|s| (s.name.clone(), s.code.clone())).collect();
+        let mut taken: HashSet<String> = existing_sectors.into_iter().map(|s| s.code).collect();
+        let codes: Vec<String> = parsed.iter().map(|p| p.record.code.as_str().to_owned()).collect();
+        let timelines = repo::timelines(conn, &codes)?;
+
+        let mut new_sectors: Vec<SectorRow> = Vec::new();
+        let mut planned = Vec::new();
+        let (mut created, mut amended, mut unchanged) = (0, 0, 0);
+        let now = crate::repo::now();
+        for (index, ParsedLine { line, record }) in parsed.into_iter().enumerate() {
+            progress(index as u64 + 1);
+            let sector_name = record.sector_name;
+            let sector_code = match sector_by_name.get(&sector_name) {
+                Some(code) => code.clone(),
+                None => {
+                    let code = sectors::new_code(&sector_name, &|c| taken.contains(c));
+                    taken.insert(code.clone());
+                    sector_by_name.insert(sector_name.clone(), code.clone());
+                    new_sectors.push(SectorRow {
+                        code: code.clone(),
+                        name_search: text::fold(&sector_name),
+                        name: sector_name,
+                        created_at: now,
+                    });
+                    code
+                }
+            };
+            let mut content = record.content;
+            content.sector_code = sector_code;
+            let code = record.code;
+            let rows = timelines.get(code.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let code_text = code.as_str().to_owned();
+            let seq = planned.len() as i32;
+            match plan_import_record(code, content, record.announced_by, options.effective_on, seq, rows) {
+                Ok(ImportOutcome::Created(item)) => {
+                    created += 1;
+                    planned.push(item);
+                }
+                Ok(ImportOutcome::Amended(item)) => {
+                    amended += 1;
+                    planned.push(item);
+                }
+                Ok(ImportOutcome::Unchanged) => unchanged += 1,
+                Err(message) => problems.push(LineProblem { line, code: Some(code_text), message }),
+            }
+        }
+        // Only sectors that a written version uses are created.
+        let used: HashSet<&str> = planned.iter().map(|p| p.version.content.sector_code.as_str()).collect();
+        new_sectors.retain(|s| used.contains(s.code.as_str()));
+        problems.sort_by_key(|p| p.line);
+        let mut summary = ImportSummary {
+            dry_run: options.dry_run,
+            effective_on: options.effective_on,
+            source_sha256: source_sha256.clone(),
+            lines,
+            created,
+            amended,
+            unchanged,
+            skipped: problems.len(),
+            sectors_created: new_sectors.len(),
+            decision_id: None,
+            problems,
+        };
+        if options.dry_run || planned.is_empty() {
+            return Ok(summary);
+        }
+        let number = format!("NHAP-{}-{}", options.effective_on.format("%Y%m%d"), &source_sha256[..12]);
+        let decision = DecisionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            number_norm: crate::domain::codes::normalize_decision_number(&number),
+            number,
+            issuer: "niemyet catalogue import".into(),
+            scope: "national".into(),
+            kind: "import".into(),
+            title: Some(format!("Catalogue import from {}", options.source)),
+            signed_on: options.effective_on,
+            source: Some(options.source.clone()),
+            source_sha256: Some(source_sha256),
+            created_by: actor.sub.clone(),
+            created_at: now,
+        };
+        if repo::decision_number_taken(conn, &decision.number_norm, "national")? {
+            return Err(ApiError::Conflict(format!(
+                "this file was already imported with effective date {}, and the catalogue has changed since; \
+                 import it with a later effective date",
+                options.effective_on
+            )));
+        }
+        sectors::insert(conn, &new_sectors)?;
+        repo::apply(conn, &decision, &planned)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                actor,
+                action: "import",
+                entity: "decision",
+                entity_id: &decision.id,
+                hash_before: None,
+                hash_after: decision.source_sha256.clone(),
+                request_id,
+            },
+        )?;
+        summary.decision_id = Some(decision.id);
+        Ok(summary)
+    })
+}

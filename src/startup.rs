@@ -1,0 +1,105 @@
+//! Building the application: pool, migrations, seeding, and the HTTP server (port 0 allowed).
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtKeys;
+use crate::config::Settings;
+use crate::db::{self, Db};
+use crate::routes;
+use crate::seed;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Migrates the database and, if enabled, loads the bundled data into an empty one.
+pub fn prepare_database(pool: &db::DbPool, seed_data: bool) -> anyhow::Result<()> {
+    let mut conn = db::get_conn(pool)?;
+    let applied = db::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, "migrations applied");
+    }
+    if seed_data {
+        let report = seed::seed_if_empty(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
+        if let Some(u) = report.units {
+            tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
+        }
+        if let Some(c) = report.catalogue {
+            tracing::info!(created = c.created, problems = c.skipped, "bundled catalogue loaded");
+        }
+    }
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let keys = JwtKeys::from_settings(&settings.jwt, settings.environment)?;
+        let pool = db::build_pool(&settings.database, &settings.pool)?;
+        tracing::info!(database = %settings.database.redacted(), "opening database");
+        {
+            let pool = pool.clone();
+            let seed_data = settings.seed;
+            actix_web::rt::task::spawn_blocking(move || prepare_database(&pool, seed_data)).await??;
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let db = Db::new(pool, settings.database.backend);
+        let server = run(listener, db, keys, settings.workers)?;
+        tracing::info!(address = %listener_address(&settings.bind, port), "listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn listener_address(bind: &str, port: u16) -> String {
+    match bind.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => format!("{bind}:{port}"),
+    }
+}
+
+fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::Result<Server> {
+    let db = web::Data::new(db);
+    let keys = web::Data::new(keys);
+    let server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(crate::openapi::base())
+            .app_data(db.clone())
+            .app_data(keys.clone())
+            .app_data(routes::json_config())
+            .app_data(routes::query_config())
+            .app_data(routes::path_config())
+            .configure(routes::configure)
+            .split_for_parts();
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+            .default_service(web::to(routes::not_found))
+            .wrap(from_fn(crate::telemetry::request_span))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer")),
+            )
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
