@@ -63,14 +63,15 @@ impl JwtKeys {
     /// Loads the configured key. In production, refuses the development secret, a short secret,
     /// or a missing public key.
     pub fn from_settings(settings: &JwtSettings, environment: Environment) -> anyhow::Result<Self> {
-        let read = |path: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<Option<Vec<u8>>> {
-            match path {
-                None => Ok(None),
-                Some(p) => std::fs::read(p)
-                    .map(Some)
-                    .map_err(|e| anyhow::anyhow!("cannot read the JWT {what} key file {}: {e}", p.display())),
-            }
-        };
+        let read =
+            |path: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<Option<Vec<u8>>> {
+                match path {
+                    None => Ok(None),
+                    Some(p) => std::fs::read(p).map(Some).map_err(|e| {
+                        anyhow::anyhow!("cannot read the JWT {what} key file {}: {e}", p.display())
+                    }),
+                }
+            };
         let (algorithm, decoding, encoding) = match settings.algorithm {
             JwtAlgorithm::Hs256 => {
                 let secret = settings.secret.expose();
@@ -79,7 +80,10 @@ impl JwtKeys {
                         secret != DEV_JWT_SECRET,
                         "NIEMYET_JWT_SECRET is the built-in development secret; production needs its own"
                     );
-                    anyhow::ensure!(secret.len() >= 32, "NIEMYET_JWT_SECRET must be at least 32 bytes in production");
+                    anyhow::ensure!(
+                        secret.len() >= 32,
+                        "NIEMYET_JWT_SECRET must be at least 32 bytes in production"
+                    );
                 }
                 (
                     Algorithm::HS256,
@@ -88,15 +92,24 @@ impl JwtKeys {
                 )
             }
             JwtAlgorithm::Rs256 | JwtAlgorithm::EdDsa => {
-                let public = read(&settings.public_key_file, "public")?
-                    .ok_or_else(|| anyhow::anyhow!("NIEMYET_JWT_PUBLIC_KEY_FILE is required with RS256 or EdDSA"))?;
+                let public = read(&settings.public_key_file, "public")?.ok_or_else(|| {
+                    anyhow::anyhow!("NIEMYET_JWT_PUBLIC_KEY_FILE is required with RS256 or EdDSA")
+                })?;
                 let private = read(&settings.private_key_file, "private")?;
                 if settings.algorithm == JwtAlgorithm::Rs256 {
                     let encoding = private.map(|p| EncodingKey::from_rsa_pem(&p)).transpose()?;
-                    (Algorithm::RS256, DecodingKey::from_rsa_pem(&public)?, encoding)
+                    (
+                        Algorithm::RS256,
+                        DecodingKey::from_rsa_pem(&public)?,
+                        encoding,
+                    )
                 } else {
                     let encoding = private.map(|p| EncodingKey::from_ed_pem(&p)).transpose()?;
-                    (Algorithm::EdDSA, DecodingKey::from_ed_pem(&public)?, encoding)
+                    (
+                        Algorithm::EdDSA,
+                        DecodingKey::from_ed_pem(&public)?,
+                        encoding,
+                    )
                 }
             }
         };
@@ -116,7 +129,13 @@ impl JwtKeys {
     }
 
     /// Signs a token (the `token` command; tests).
-    pub fn mint(&self, sub: &str, role: Role, unit: Option<&str>, ttl_secs: u64) -> anyhow::Result<String> {
+    pub fn mint(
+        &self,
+        sub: &str,
+        role: Role,
+        unit: Option<&str>,
+        ttl_secs: u64,
+    ) -> anyhow::Result<String> {
         let key = self.encoding.as_ref().ok_or_else(|| {
             anyhow::anyhow!("minting needs NIEMYET_JWT_PRIVATE_KEY_FILE with RS256 or EdDSA")
         })?;
@@ -131,18 +150,29 @@ impl JwtKeys {
             iat: now,
         };
         check_unit(&claims).map_err(|e| anyhow::anyhow!(e))?;
-        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(self.algorithm),
+            &claims,
+            key,
+        )?)
     }
 
     fn verify(&self, token: &str) -> Result<Identity, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {}", describe_jwt_error(&e))))?;
+            .map_err(|e| {
+                ApiError::Unauthorized(format!("invalid token: {}", describe_jwt_error(&e)))
+            })?;
         let claims = data.claims;
         if claims.sub.trim().is_empty() {
             return Err(ApiError::Unauthorized("invalid token: empty `sub`".into()));
         }
-        let unit = check_unit(&claims).map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
-        Ok(Identity { sub: claims.sub, role: claims.role, unit })
+        let unit = check_unit(&claims)
+            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+        Ok(Identity {
+            sub: claims.sub,
+            role: claims.role,
+            unit,
+        })
     }
 }
 
@@ -163,14 +193,21 @@ fn describe_jwt_error(e: &jsonwebtoken::errors::Error) -> &'static str {
 /// The unit claim must fit the role: an officer names a commune, an auditor a province or
 /// nothing (national scope); admins and editors carry none.
 fn check_unit(claims: &Claims) -> Result<Option<UnitCode>, String> {
-    let unit = claims.unit.as_deref().map(UnitCode::parse).transpose().map_err(|e| e.0)?;
+    let unit = claims
+        .unit
+        .as_deref()
+        .map(UnitCode::parse)
+        .transpose()
+        .map_err(|e| e.0)?;
     match (claims.role, unit.as_ref().map(UnitCode::level)) {
         (Role::Officer, Some(UnitLevel::Commune)) => Ok(unit),
         (Role::Officer, _) => Err("an officer's `unit` must be a commune code".into()),
         (Role::Auditor, None | Some(UnitLevel::Province)) => Ok(unit),
         (Role::Auditor, _) => Err("an auditor's `unit` must be a province code or absent".into()),
         (Role::Admin | Role::Editor, None) => Ok(None),
-        (Role::Admin | Role::Editor, Some(_)) => Err("admin and editor tokens carry no `unit`".into()),
+        (Role::Admin | Role::Editor, Some(_)) => {
+            Err("admin and editor tokens carry no `unit`".into())
+        }
     }
 }
 
@@ -199,7 +236,11 @@ impl Identity {
 
     /// The system actor, for start-up seeding and CLI imports.
     pub fn system() -> Self {
-        Identity { sub: "system".into(), role: Role::Admin, unit: None }
+        Identity {
+            sub: "system".into(),
+            role: Role::Admin,
+            unit: None,
+        }
     }
 }
 
@@ -220,13 +261,17 @@ fn identify(req: &HttpRequest) -> Result<Identity, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("this needs a bearer token".into()))?;
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
     keys.verify(token)
 }
 
@@ -234,7 +279,9 @@ fn identify(req: &HttpRequest) -> Result<Identity, ApiError> {
 pub fn parse_ttl(raw: &str) -> Result<u64, String> {
     let raw = raw.trim();
     let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = number.parse().map_err(|_| format!("`{raw}` is not a duration such as 8h, 30m or 2d"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration such as 8h, 30m or 2d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,

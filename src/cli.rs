@@ -16,7 +16,11 @@ use crate::services::units::import_units;
 use crate::services::{gunzip_limited, is_gzip};
 
 #[derive(Debug, Parser)]
-#[command(name = "niemyet", version, about = "Administrative procedure catalogue and posting service")]
+#[command(
+    name = "niemyet",
+    version,
+    about = "Administrative procedure catalogue and posting service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -71,7 +75,12 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             print!("{}", crate::openapi::spec_json());
             Ok(())
         }
-        Command::Token { role, unit, ttl, sub } => {
+        Command::Token {
+            role,
+            unit,
+            ttl,
+            sub,
+        } => {
             let keys = JwtKeys::from_settings(&settings.jwt, settings.environment)?;
             let ttl = parse_ttl(&ttl).map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", keys.mint(&sub, role, unit.as_deref(), ttl)?);
@@ -81,7 +90,10 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             let applied = db::run_migrations(&mut conn)?;
-            eprintln!("{applied} migration(s) applied to {}", settings.database.redacted());
+            eprintln!(
+                "{applied} migration(s) applied to {}",
+                settings.database.redacted()
+            );
             Ok(())
         }
         Command::ImportUnits { file, valid_from } => {
@@ -91,7 +103,8 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
-            let summary = import_units(&mut conn, &data, valid_from, &Identity::system()).map_err(describe)?;
+            let summary = import_units(&mut conn, &data, valid_from, &Identity::system())
+                .map_err(describe)?;
             eprintln!(
                 "units: {} rows, {} inserted, {} updated in {:.2}s",
                 summary.rows,
@@ -101,17 +114,31 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             );
             Ok(())
         }
-        Command::ImportCatalogue { file, effective_on, dry_run } => {
+        Command::ImportCatalogue {
+            file,
+            effective_on,
+            dry_run,
+        } => {
             let started = Instant::now();
-            let raw = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let data = if is_gzip(&raw) { gunzip_limited(&raw, crate::seed::MAX_CATALOGUE_BYTES)? } else { raw };
+            let raw = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let data = if is_gzip(&raw) {
+                gunzip_limited(&raw, crate::seed::MAX_CATALOGUE_BYTES)?
+            } else {
+                raw
+            };
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
-            let total = data.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
+            let total = data
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .count();
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(total as u64);
-                if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed}") {
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} records {elapsed}",
+                ) {
                     bar.set_style(style);
                 }
                 bar
@@ -119,15 +146,25 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let options = ImportOptions {
                 effective_on,
                 dry_run,
-                source: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                source: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             };
             let mut progress = |n: u64| {
                 if let Some(bar) = &bar {
                     bar.set_position(n);
                 }
             };
-            let summary = import_catalogue(&mut conn, &data, &options, &Identity::system(), None, &mut progress)
-                .map_err(describe)?;
+            let summary = import_catalogue(
+                &mut conn,
+                &data,
+                &options,
+                &Identity::system(),
+                None,
+                &mut progress,
+            )
+            .map_err(describe)?;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -156,7 +193,11 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
 fn describe(e: crate::error::ApiError) -> anyhow::Error {
     match e {
         crate::error::ApiError::Validation(errors) => {
-            let lines: Vec<String> = errors.iter().take(20).map(|e| format!("{}: {}", e.field, e.message)).collect();
+            let lines: Vec<String> = errors
+                .iter()
+                .take(20)
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
             anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
         }
         crate::error::ApiError::Internal(cause) => cause,

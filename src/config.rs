@@ -98,17 +98,29 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests can pass their own environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let environment = match get("NIEMYET_ENV").as_deref() {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
-            Some(other) => return Err(ConfigError(format!("NIEMYET_ENV must be development or production, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "NIEMYET_ENV must be development or production, not `{other}`"
+                )));
+            }
         };
         let algorithm = match get("NIEMYET_JWT_ALGORITHM").as_deref() {
             None | Some("HS256") => JwtAlgorithm::Hs256,
             Some("RS256") => JwtAlgorithm::Rs256,
             Some("EdDSA") => JwtAlgorithm::EdDsa,
-            Some(other) => return Err(ConfigError(format!("NIEMYET_JWT_ALGORITHM must be HS256, RS256 or EdDSA, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "NIEMYET_JWT_ALGORITHM must be HS256, RS256 or EdDSA, not `{other}`"
+                )));
+            }
         };
         let number = |key: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
             match get(key) {
@@ -117,27 +129,45 @@ impl Settings {
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| ConfigError(format!("{key} must be a whole number from {min} to {max}, not `{v}`"))),
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{key} must be a whole number from {min} to {max}, not `{v}`"
+                        ))
+                    }),
             }
         };
-        let cores = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(2);
         let seed = match get("NIEMYET_SEED").as_deref() {
             None | Some("true") | Some("1") | Some("yes") => true,
             Some("false") | Some("0") | Some("no") => false,
-            Some(other) => return Err(ConfigError(format!("NIEMYET_SEED must be true or false, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "NIEMYET_SEED must be true or false, not `{other}`"
+                )));
+            }
         };
         let log_format = match get("NIEMYET_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(ConfigError(format!("NIEMYET_LOG_FORMAT must be text or json, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "NIEMYET_LOG_FORMAT must be text or json, not `{other}`"
+                )));
+            }
         };
         Ok(Settings {
-            database: DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "data/niemyet.db".into())),
+            database: DatabaseUrl::parse(
+                &get("DATABASE_URL").unwrap_or_else(|| "data/niemyet.db".into()),
+            ),
             bind: get("NIEMYET_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             environment,
             jwt: JwtSettings {
                 algorithm,
-                secret: Secret::new(get("NIEMYET_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into())),
+                secret: Secret::new(
+                    get("NIEMYET_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
+                ),
                 public_key_file: get("NIEMYET_JWT_PUBLIC_KEY_FILE").map(PathBuf::from),
                 private_key_file: get("NIEMYET_JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
                 issuer: get("NIEMYET_JWT_ISSUER").unwrap_or_else(|| "niemyet".into()),
@@ -159,8 +189,13 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::from_lookup(move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |key| {
+            vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -175,7 +210,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let err = settings(&[("NIEMYET_WORKERS", "lots")]).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = settings(&[("NIEMYET_WORKERS", "lots")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("NIEMYET_WORKERS"), "{err}");
         assert!(settings(&[("NIEMYET_ENV", "staging")]).is_err());
         assert!(settings(&[("NIEMYET_JWT_ALGORITHM", "none")]).is_err());
@@ -183,7 +221,8 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = settings(&[("NIEMYET_JWT_SECRET", "very-secret-value")]).unwrap_or_else(|e| panic!("{e}"));
+        let s = settings(&[("NIEMYET_JWT_SECRET", "very-secret-value")])
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{s:?}").contains("very-secret-value"));
     }
 }

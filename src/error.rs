@@ -23,7 +23,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -96,7 +99,9 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::NotAcceptable(_) => ("not-acceptable", "Not acceptable"),
             ApiError::Validation(_) => ("validation", "Invalid input"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
@@ -192,7 +197,10 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(status);
         builder.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized(_)) {
-            builder.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"niemyet\"")));
+            builder.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"niemyet\""),
+            ));
         }
         if matches!(self, ApiError::Unavailable(_)) {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
@@ -234,11 +242,19 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors) -> Vec
     let mut fields: Vec<_> = errors.errors().iter().collect();
     fields.sort_by(|a, b| a.0.cmp(b.0));
     for (field, kind) in fields {
-        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for err in list {
-                    let message = err.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| describe(err));
+                    let message = err
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe(err));
                     out.push(FieldError::new(path.clone(), message));
                 }
             }

@@ -38,7 +38,12 @@ pub struct SeedReport {
 pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
     let mut report = SeedReport::default();
     if crate::repo::units::count(conn)? == 0 {
-        report.units = Some(import_units(conn, UNITS_CSV, two_tier_start(), &Identity::system())?);
+        report.units = Some(import_units(
+            conn,
+            UNITS_CSV,
+            two_tier_start(),
+            &Identity::system(),
+        )?);
     }
     if crate::repo::catalogue::count_procedures(conn)? == 0 {
         let data = catalogue_bytes().map_err(ApiError::internal)?;
@@ -47,7 +52,14 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
             dry_run: false,
             source: format!("{CATALOGUE_NAME} (bundled)"),
         };
-        report.catalogue = Some(import_catalogue(conn, &data, &options, &Identity::system(), None, &mut |_| {})?);
+        report.catalogue = Some(import_catalogue(
+            conn,
+            &data,
+            &options,
+            &Identity::system(),
+            None,
+            &mut |_| {},
+        )?);
     }
     Ok(report)
 }

@@ -27,12 +27,17 @@ pub fn prepare_database(pool: &db::DbPool, seed_data: bool) -> anyhow::Result<()
         tracing::info!(applied, "migrations applied");
     }
     if seed_data {
-        let report = seed::seed_if_empty(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
+        let report =
+            seed::seed_if_empty(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
         if let Some(u) = report.units {
             tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
         }
         if let Some(c) = report.catalogue {
-            tracing::info!(created = c.created, problems = c.skipped, "bundled catalogue loaded");
+            tracing::info!(
+                created = c.created,
+                problems = c.skipped,
+                "bundled catalogue loaded"
+            );
         }
     }
     Ok(())
@@ -46,7 +51,8 @@ impl Application {
         {
             let pool = pool.clone();
             let seed_data = settings.seed;
-            actix_web::rt::task::spawn_blocking(move || prepare_database(&pool, seed_data)).await??;
+            actix_web::rt::task::spawn_blocking(move || prepare_database(&pool, seed_data))
+                .await??;
         }
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;

@@ -34,7 +34,9 @@ macro_rules! insert_rows {
         use diesel::RunQueryDsl as _;
         match $conn {
             $crate::db::DbConnection::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
-            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConnection::Sqlite(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
         }
     }};
 }
@@ -59,10 +61,19 @@ impl DatabaseUrl {
     pub fn parse(raw: &str) -> Self {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Self { backend: Backend::Postgres, target: raw.to_owned() };
+            return Self {
+                backend: Backend::Postgres,
+                target: raw.to_owned(),
+            };
         }
-        let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
-        Self { backend: Backend::Sqlite, target: path.to_owned() }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        }
     }
 
     /// The URL with any password replaced, for logs.
@@ -73,7 +84,12 @@ impl DatabaseUrl {
                 (Some(scheme_end), Some(at)) if at > scheme_end => {
                     let userinfo = &self.target[scheme_end + 3..at];
                     let user = userinfo.split(':').next().unwrap_or_default();
-                    format!("{}{}:***{}", &self.target[..scheme_end + 3], user, &self.target[at..])
+                    format!(
+                        "{}{}:***{}",
+                        &self.target[..scheme_end + 3],
+                        user,
+                        &self.target[at..]
+                    )
                 }
                 _ => self.target.clone(),
             },
@@ -94,13 +110,16 @@ impl diesel::r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         let conn = match self.url.backend {
             Backend::Postgres => PgConnection::establish(&self.url.target).map(DbConnection::Pg),
-            Backend::Sqlite => SqliteConnection::establish(&self.url.target).map(DbConnection::Sqlite),
+            Backend::Sqlite => {
+                SqliteConnection::establish(&self.url.target).map(DbConnection::Sqlite)
+            }
         };
         conn.map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -124,7 +143,8 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
             }
             DbConnection::Pg(_) => "SET TIME ZONE 'UTC'",
         };
-        conn.batch_execute(sql).map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(sql)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -138,12 +158,11 @@ pub struct PoolSettings {
 /// Builds the pool without opening a connection yet, so that the service can start (and answer
 /// `/health`) while the database is still coming up.
 pub fn build_pool(url: &DatabaseUrl, settings: &PoolSettings) -> anyhow::Result<DbPool> {
-    if url.backend == Backend::Sqlite {
-        if let Some(dir) = std::path::Path::new(&url.target).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
-            }
-        }
+    if url.backend == Backend::Sqlite
+        && let Some(dir) = std::path::Path::new(&url.target).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
     }
     let pool = Pool::builder()
         .max_size(settings.max_size)
@@ -198,11 +217,12 @@ where
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     } else {
         <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
-        if let DbConnection::Pg(c) = conn {
-            if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key())) {
-                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
-                return Err(e.into());
-            }
+        if let DbConnection::Pg(c) = conn
+            && let Err(e) =
+                c.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key()))
+        {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            return Err(e.into());
         }
     }
     match f(conn) {

@@ -13,7 +13,9 @@ use super::codes::{ProcedureCode, UnitCode, normalize_decision_number};
 use crate::error::FieldError;
 
 /// Level of government that carries out a procedure (cấp thực hiện).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Central,
@@ -25,7 +27,13 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [Level::Central, Level::Province, Level::District, Level::Commune, Level::Other];
+    pub const ALL: [Level; 5] = [
+        Level::Central,
+        Level::Province,
+        Level::District,
+        Level::Commune,
+        Level::Other,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,7 +52,11 @@ impl Level {
 
 /// A set of levels, stored as a comma-separated list in a fixed order.
 pub fn levels_to_db(levels: &BTreeSet<Level>) -> String {
-    levels.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(",")
+    levels
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn levels_from_db(s: &str) -> BTreeSet<Level> {
@@ -52,7 +64,9 @@ pub fn levels_from_db(s: &str) -> BTreeSet<Level> {
 }
 
 /// How an application is submitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Direct,
@@ -153,10 +167,16 @@ impl ProcedureContent {
     /// Which of the posted fields differ between two versions, in the vocabulary of reports.
     pub fn changed_fields(&self, other: &ProcedureContent) -> Vec<&'static str> {
         let fees = |c: &ProcedureContent| -> Vec<(Method, Option<i64>, Option<String>)> {
-            c.channels.iter().map(|ch| (ch.method, ch.fee_vnd, ch.fee_and_notes.clone())).collect()
+            c.channels
+                .iter()
+                .map(|ch| (ch.method, ch.fee_vnd, ch.fee_and_notes.clone()))
+                .collect()
         };
         let times = |c: &ProcedureContent| -> Vec<(Method, Option<u64>, Option<TimeUnit>)> {
-            c.channels.iter().map(|ch| (ch.method, ch.time_value.map(f64::to_bits), ch.time_unit)).collect()
+            c.channels
+                .iter()
+                .map(|ch| (ch.method, ch.time_value.map(f64::to_bits), ch.time_unit))
+                .collect()
         };
         let mut out = Vec::new();
         if self.name != other.name {
@@ -238,9 +258,14 @@ pub trait Windowed {
 /// The applicable version among one procedure's rows: the province-scoped row in force on `date`
 /// if there is one, else the national row in force then. Abolitions are rows too (tombstones), so
 /// the answer may be an abolition: the procedure is then not in force.
-pub fn applicable<'a, V: Windowed>(rows: &'a [V], province: Option<&str>, date: NaiveDate) -> Option<&'a V> {
+pub fn applicable<'a, V: Windowed>(
+    rows: &'a [V],
+    province: Option<&str>,
+    date: NaiveDate,
+) -> Option<&'a V> {
     let in_force = |scope: &str| {
-        rows.iter().find(|r| r.scope() == scope && window_contains(r.valid_from(), r.valid_to(), date))
+        rows.iter()
+            .find(|r| r.scope() == scope && window_contains(r.valid_from(), r.valid_to(), date))
     };
     province.and_then(in_force).or_else(|| in_force(NATIONAL))
 }
@@ -449,22 +474,28 @@ pub fn plan_decision(
         if item.effective_on < signed_on {
             errors.push(FieldError::new(
                 item_field(index, "effective_on"),
-                format!("takes effect on {} but the decision is signed on {signed_on}", item.effective_on),
+                format!(
+                    "takes effect on {} but the decision is signed on {signed_on}",
+                    item.effective_on
+                ),
             ));
         }
         let rows: &[ExistingVersion] = timelines.get(&code).map(Vec::as_slice).unwrap_or(&[]);
-        if let Some(sector) = item.patch.as_ref().and_then(|p| p.sector_code.as_ref()) {
-            if !sectors.contains(sector) {
-                errors.push(FieldError::new(
-                    item_field(index, "procedure.sector"),
-                    format!("unknown sector `{sector}`; create it first (POST /api/v1/sectors)"),
-                ));
-            }
+        if let Some(sector) = item.patch.as_ref().and_then(|p| p.sector_code.as_ref())
+            && !sectors.contains(sector)
+        {
+            errors.push(FieldError::new(
+                item_field(index, "procedure.sector"),
+                format!("unknown sector `{sector}`; create it first (POST /api/v1/sectors)"),
+            ));
         }
-        if let Some(levels) = item.patch.as_ref().and_then(|p| p.levels.as_ref()) {
-            if levels.is_empty() {
-                errors.push(FieldError::new(item_field(index, "procedure.levels"), "must name at least one level"));
-            }
+        if let Some(levels) = item.patch.as_ref().and_then(|p| p.levels.as_ref())
+            && levels.is_empty()
+        {
+            errors.push(FieldError::new(
+                item_field(index, "procedure.levels"),
+                "must name at least one level",
+            ));
         }
         let eff = item.effective_on;
         match item.action {
@@ -477,7 +508,10 @@ pub fn plan_decision(
                     continue;
                 }
                 let Some(patch) = item.patch else {
-                    errors.push(FieldError::new(item_field(index, "procedure"), "a `new` item needs the procedure"));
+                    errors.push(FieldError::new(
+                        item_field(index, "procedure"),
+                        "a `new` item needs the procedure",
+                    ));
                     continue;
                 };
                 match patch.into_new() {
@@ -504,7 +538,10 @@ pub fn plan_decision(
                 let current = match in_force_for_change(rows, province, eff, &code) {
                     Ok(v) => v,
                     Err(message) => {
-                        errors.push(FieldError::new(item_field(index, "procedure_code"), message));
+                        errors.push(FieldError::new(
+                            item_field(index, "procedure_code"),
+                            message,
+                        ));
                         continue;
                     }
                 };
@@ -534,7 +571,13 @@ pub fn plan_decision(
                         effective_on: eff,
                         creates_procedure: false,
                         closes,
-                        version: new_version(scope, eff, true, current.content.clone(), announced_by),
+                        version: new_version(
+                            scope,
+                            eff,
+                            true,
+                            current.content.clone(),
+                            announced_by,
+                        ),
                     });
                     continue;
                 }
@@ -567,7 +610,11 @@ pub fn plan_decision(
             }
         }
     }
-    if errors.is_empty() { Ok(planned) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(planned)
+    } else {
+        Err(errors)
+    }
 }
 
 fn new_version(
@@ -600,13 +647,16 @@ fn in_force_for_change<'a>(
     }
     match applicable(rows, province, date) {
         Some(v) if !v.abolished => Ok(v),
-        Some(v) => Err(format!("procedure {code} was abolished on {}", v.valid_from)),
+        Some(v) => Err(format!(
+            "procedure {code} was abolished on {}",
+            v.valid_from
+        )),
         None => {
             let first = rows.iter().map(|r| r.valid_from).min();
             match first {
-                Some(first) if first > date => {
-                    Err(format!("procedure {code} is not in force on {date}: it takes effect on {first}"))
-                }
+                Some(first) if first > date => Err(format!(
+                    "procedure {code} is not in force on {date}: it takes effect on {first}"
+                )),
                 _ => Err(format!("procedure {code} is not in force on {date}")),
             }
         }
@@ -615,7 +665,11 @@ fn in_force_for_change<'a>(
 
 /// A recorded change that takes effect on or after `date` and would be overtaken by a change on
 /// `date`. National changes conflict with any scope; provincial ones with their own and national.
-fn later_change(rows: &[ExistingVersion], province: Option<&str>, date: NaiveDate) -> Option<NaiveDate> {
+fn later_change(
+    rows: &[ExistingVersion],
+    province: Option<&str>,
+    date: NaiveDate,
+) -> Option<NaiveDate> {
     rows.iter()
         .filter(|r| match province {
             None => true,
@@ -669,7 +723,9 @@ pub fn plan_import_record(
     };
     if national.is_empty() {
         if !rows.is_empty() {
-            return Err(format!("procedure {code} exists only as a provincial procedure"));
+            return Err(format!(
+                "procedure {code} exists only as a provincial procedure"
+            ));
         }
         return Ok(ImportOutcome::Created(PlannedItem {
             seq,
@@ -681,13 +737,17 @@ pub fn plan_import_record(
             version,
         }));
     }
-    let current = national.iter().find(|r| window_contains(r.valid_from, r.valid_to, effective_on));
+    let current = national
+        .iter()
+        .find(|r| window_contains(r.valid_from, r.valid_to, effective_on));
     match current {
         Some(v) if v.abolished => Err(format!(
             "procedure {code} was abolished on {}; announce it again with a decision",
             v.valid_from
         )),
-        Some(v) if v.content_hash == hash && v.announced_by_norm == announced_norm => Ok(ImportOutcome::Unchanged),
+        Some(v) if v.content_hash == hash && v.announced_by_norm == announced_norm => {
+            Ok(ImportOutcome::Unchanged)
+        }
         Some(_) => {
             if let Some(later) = later_change(rows, None, effective_on) {
                 return Err(format!(
@@ -706,6 +766,8 @@ pub fn plan_import_record(
                 version,
             }))
         }
-        None => Err(format!("procedure {code} is not in force on {effective_on}")),
+        None => Err(format!(
+            "procedure {code} is not in force on {effective_on}"
+        )),
     }
 }

@@ -20,17 +20,28 @@ pub struct ProcedureCode(String);
 impl ProcedureCode {
     pub fn parse(raw: &str) -> Result<Self, CodeError> {
         let s = raw.trim();
-        let err = || CodeError(format!("`{}` is not a procedure code (expected D.NNNNNN, e.g. 1.001193)", clip(s)));
+        let err = || {
+            CodeError(format!(
+                "`{}` is not a procedure code (expected D.NNNNNN, e.g. 1.001193)",
+                clip(s)
+            ))
+        };
         if s.len() > 40 {
             return Err(err());
         }
         let mut parts = s.split('.');
         let head = parts.next().unwrap_or_default();
         let number = parts.next().unwrap_or_default();
-        let ok_head = !head.is_empty() && head.len() <= 2 && head.bytes().all(|b| b.is_ascii_digit());
+        let ok_head =
+            !head.is_empty() && head.len() <= 2 && head.bytes().all(|b| b.is_ascii_digit());
         let ok_number = number.len() == 6 && number.bytes().all(|b| b.is_ascii_digit());
-        let ok_tail = parts.all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if ok_head && ok_number && ok_tail { Ok(Self(s.to_ascii_uppercase())) } else { Err(err()) }
+        let ok_tail = parts
+            .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if ok_head && ok_number && ok_tail {
+            Ok(Self(s.to_ascii_uppercase()))
+        } else {
+            Err(err())
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -91,12 +102,19 @@ impl UnitCode {
         if code.level() == UnitLevel::Province {
             Ok(code)
         } else {
-            Err(CodeError(format!("`{}` is not a province code (2 digits)", code.0)))
+            Err(CodeError(format!(
+                "`{}` is not a province code (2 digits)",
+                code.0
+            )))
         }
     }
 
     pub fn level(&self) -> UnitLevel {
-        if self.0.len() == 2 { UnitLevel::Province } else { UnitLevel::Commune }
+        if self.0.len() == 2 {
+            UnitLevel::Province
+        } else {
+            UnitLevel::Commune
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,7 +138,10 @@ impl DecisionNumber {
     pub fn parse(raw: &str) -> Result<Self, CodeError> {
         let s = text::nfc(raw);
         let err = || {
-            CodeError(format!("`{}` is not a decision number (expected e.g. 163/QĐ-BTP or 19/2025/QĐ-TTg)", clip(&s)))
+            CodeError(format!(
+                "`{}` is not a decision number (expected e.g. 163/QĐ-BTP or 19/2025/QĐ-TTg)",
+                clip(&s)
+            ))
         };
         if s.is_empty() || s.chars().count() > 60 {
             return Err(err());
@@ -128,15 +149,25 @@ impl DecisionNumber {
         let parts: Vec<&str> = s.split('/').collect();
         let (serial, symbol) = match parts.as_slice() {
             [serial, symbol] => (*serial, *symbol),
-            [serial, year, symbol] if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => (*serial, *symbol),
+            [serial, year, symbol]
+                if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                (*serial, *symbol)
+            }
             _ => return Err(err()),
         };
         let serial_ok = !serial.is_empty()
             && serial.chars().next().is_some_and(|c| c.is_ascii_digit())
             && serial.chars().all(|c| c.is_ascii_alphanumeric());
-        let symbol_ok =
-            !symbol.is_empty() && symbol.split('-').all(|p| !p.is_empty() && p.chars().all(char::is_alphanumeric));
-        if serial_ok && symbol_ok { Ok(Self(s)) } else { Err(err()) }
+        let symbol_ok = !symbol.is_empty()
+            && symbol
+                .split('-')
+                .all(|p| !p.is_empty() && p.chars().all(char::is_alphanumeric));
+        if serial_ok && symbol_ok {
+            Ok(Self(s))
+        } else {
+            Err(err())
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -173,18 +204,35 @@ mod tests {
 
     #[test]
     fn procedure_codes() {
-        assert_eq!(ProcedureCode::parse("1.001193").map(|c| c.0), Ok("1.001193".to_owned()));
+        assert_eq!(
+            ProcedureCode::parse("1.001193").map(|c| c.0),
+            Ok("1.001193".to_owned())
+        );
         assert!(ProcedureCode::parse(" 2.000123 ").is_ok());
         assert!(ProcedureCode::parse("1.001612.000.00.00.H48").is_ok());
-        for bad in ["", "1001193", "1.00119", "a.001193", "1.001193.", "1.001193;DROP", "../1.001193"] {
+        for bad in [
+            "",
+            "1001193",
+            "1.00119",
+            "a.001193",
+            "1.001193.",
+            "1.001193;DROP",
+            "../1.001193",
+        ] {
             assert!(ProcedureCode::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn unit_codes() {
-        assert_eq!(UnitCode::parse("79").map(|c| c.level()), Ok(UnitLevel::Province));
-        assert_eq!(UnitCode::parse("26740").map(|c| c.level()), Ok(UnitLevel::Commune));
+        assert_eq!(
+            UnitCode::parse("79").map(|c| c.level()),
+            Ok(UnitLevel::Province)
+        );
+        assert_eq!(
+            UnitCode::parse("26740").map(|c| c.level()),
+            Ok(UnitLevel::Commune)
+        );
         for bad in ["7", "790", "2674a", "", "79 OR 1=1"] {
             assert!(UnitCode::parse(bad).is_err(), "{bad}");
         }
@@ -193,10 +241,23 @@ mod tests {
 
     #[test]
     fn decision_numbers() {
-        for good in ["163/QĐ-BTP", "19/2025/QĐ-TTg", "885/QĐ-BCA-C06", "1025/QĐ-UBND"] {
+        for good in [
+            "163/QĐ-BTP",
+            "19/2025/QĐ-TTg",
+            "885/QĐ-BCA-C06",
+            "1025/QĐ-UBND",
+        ] {
             assert!(DecisionNumber::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "QĐ/0001-BTP", "163", "163/", "/QĐ-BTP", "163/QĐ--BTP", "163/QĐ BTP"] {
+        for bad in [
+            "",
+            "QĐ/0001-BTP",
+            "163",
+            "163/",
+            "/QĐ-BTP",
+            "163/QĐ--BTP",
+            "163/QĐ BTP",
+        ] {
             assert!(DecisionNumber::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_decision_number(" 163/qđ-btp"), "163/QD-BTP");

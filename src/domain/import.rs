@@ -39,14 +39,24 @@ fn text_field(obj: &serde_json::Map<String, Value>, key: &str) -> Option<String>
 fn fee_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"^\s*([0-9][0-9.,]*)\s*(?:Việt Nam Đồng|VNĐ|VND|đồng)").unwrap_or_else(|_| unreachable!())
+        Regex::new(r"^\s*([0-9][0-9.,]*)\s*(?:Việt Nam Đồng|VNĐ|VND|đồng)")
+            .unwrap_or_else(|_| unreachable!())
     })
 }
 
-/// The fee stated at the start of the portal's fee cell (`70,000 Việt Nam Đồng(...)`), in VND.
+/// The fee stated at the start of the portal's fee cell (`70,000 Việt Nam Đồng(...)`), in VND;
+/// `Miễn phí` (free of charge) is 0.
 pub fn parse_fee(raw: &str) -> Option<i64> {
+    if text::fold(raw).starts_with("mien phi") {
+        return Some(0);
+    }
     let caps = fee_regex().captures(raw)?;
-    let digits: String = caps.get(1)?.as_str().chars().filter(char::is_ascii_digit).collect();
+    let digits: String = caps
+        .get(1)?
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -64,10 +74,19 @@ fn parse_channel(value: &Value) -> Option<Channel> {
         _ => None,
     }
     .filter(|v: &f64| v.is_finite() && *v >= 0.0);
-    let time_unit = obj.get("time_unit").and_then(Value::as_str).and_then(TimeUnit::from_vietnamese);
+    let time_unit = obj
+        .get("time_unit")
+        .and_then(Value::as_str)
+        .and_then(TimeUnit::from_vietnamese);
     let fee_and_notes = text_field(obj, "fee_and_notes");
     let fee_vnd = fee_and_notes.as_deref().and_then(parse_fee);
-    Some(Channel { method, time_value, time_unit, fee_vnd, fee_and_notes })
+    Some(Channel {
+        method,
+        time_value,
+        time_unit,
+        fee_vnd,
+        fee_and_notes,
+    })
 }
 
 /// Reads one line. The error says what is missing, for the import's problem list.
@@ -81,7 +100,12 @@ pub fn parse_record(line: &str) -> Result<ImportRecord, String> {
     let levels: BTreeSet<Level> = obj
         .get("levels")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).filter_map(|s| Level::parse(s.trim())).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|s| Level::parse(s.trim()))
+                .collect()
+        })
         .unwrap_or_default();
     if levels.is_empty() {
         return Err("no known `levels` (central, province, commune, other)".into());
@@ -109,7 +133,12 @@ pub fn parse_record(line: &str) -> Result<ImportRecord, String> {
         authority: text_field(obj, "authority"),
         source_url: text_field(obj, "source_url"),
     };
-    Ok(ImportRecord { code, sector_name, content, announced_by: text_field(obj, "announcing_decision") })
+    Ok(ImportRecord {
+        code,
+        sector_name,
+        content,
+        announced_by: text_field(obj, "announcing_decision"),
+    })
 }
 
 #[cfg(test)]
@@ -118,9 +147,19 @@ mod tests {
 
     #[test]
     fn fees_are_read_from_the_start_of_the_cell() {
-        assert_eq!(parse_fee("70,000 Việt Nam Đồng(- Cấp lại thẻ căn cước ...)"), Some(70_000));
-        assert_eq!(parse_fee("1,200,000 Việt Nam Đồng(1.200.000 đồng/thẻ ABTC.)"), Some(1_200_000));
+        assert_eq!(
+            parse_fee("70,000 Việt Nam Đồng(- Cấp lại thẻ căn cước ...)"),
+            Some(70_000)
+        );
+        assert_eq!(
+            parse_fee("1,200,000 Việt Nam Đồng(1.200.000 đồng/thẻ ABTC.)"),
+            Some(1_200_000)
+        );
         assert_eq!(parse_fee("Không có thông tin"), None);
+        assert_eq!(
+            parse_fee("Miễn phí(Mức lệ phí cụ thể do Hội đồng nhân dân...)"),
+            Some(0)
+        );
         assert_eq!(parse_fee(""), None);
     }
 
@@ -136,7 +175,10 @@ mod tests {
         assert_eq!(record.content.levels.len(), 1);
         assert_eq!(record.content.channels.len(), 2);
         assert_eq!(record.content.channels[0].fee_vnd, Some(8_000));
-        assert_eq!(record.content.channels[0].time_unit, Some(TimeUnit::WorkingDays));
+        assert_eq!(
+            record.content.channels[0].time_unit,
+            Some(TimeUnit::WorkingDays)
+        );
         assert_eq!(record.content.documents.as_deref(), Some("42"));
         assert_eq!(record.content.steps.as_deref(), Some("ab"));
         assert_eq!(record.announced_by.as_deref(), Some("QĐ/0001-BTP"));
@@ -146,8 +188,12 @@ mod tests {
     fn records_without_essentials_are_refused() {
         assert!(parse_record("{").is_err());
         assert!(parse_record("[]").is_err());
-        assert!(parse_record(r#"{"code":"x","name":"a","sector":"b","levels":["commune"]}"#).is_err());
+        assert!(
+            parse_record(r#"{"code":"x","name":"a","sector":"b","levels":["commune"]}"#).is_err()
+        );
         assert!(parse_record(r#"{"code":"1.000001","sector":"b","levels":["commune"]}"#).is_err());
-        assert!(parse_record(r#"{"code":"1.000001","name":"a","sector":"b","levels":[]}"#).is_err());
+        assert!(
+            parse_record(r#"{"code":"1.000001","name":"a","sector":"b","levels":[]}"#).is_err()
+        );
     }
 }

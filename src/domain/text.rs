@@ -38,6 +38,23 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// The key names are searched by: the folded text with every character other than letters,
+/// digits, `.` and `-` turned into a space, and spaces collapsed. Stored names and queries both
+/// go through it, so punctuation never decides a match (and the key is safe in a LIKE pattern).
+pub fn search_key(s: &str) -> String {
+    let folded: String = fold(s)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// URL-friendly code from a name: `Hộ tịch` → `ho-tich`.
 pub fn slug(s: &str) -> String {
     let mut out = String::new();
@@ -56,7 +73,8 @@ pub fn slug(s: &str) -> String {
 
 /// Whether `s` contains a control character other than tab, line feed and carriage return.
 pub fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 #[cfg(test)]
@@ -65,7 +83,10 @@ mod tests {
 
     #[test]
     fn fold_removes_case_and_diacritics() {
-        assert_eq!(fold("Thủ tục đăng ký khai sinh"), "thu tuc dang ky khai sinh");
+        assert_eq!(
+            fold("Thủ tục đăng ký khai sinh"),
+            "thu tuc dang ky khai sinh"
+        );
         assert_eq!(fold("ĐĂNG KÝ"), "dang ky");
         assert_eq!(fold("khai sính"), "khai sinh");
         assert_eq!(fold("  Hộ   tịch "), "ho tich");
@@ -85,9 +106,21 @@ mod tests {
     }
 
     #[test]
+    fn search_key_drops_punctuation() {
+        assert_eq!(
+            search_key("Thủ tục (sửa đổi), bổ sung"),
+            "thu tuc sua doi bo sung"
+        );
+        assert_eq!(search_key("50% _x_ 1.001193"), "50 x 1.001193");
+    }
+
+    #[test]
     fn slug_is_ascii() {
         assert_eq!(slug("Hộ tịch"), "ho-tich");
         assert_eq!(slug("Khiếu nại, tố cáo"), "khieu-nai-to-cao");
-        assert_eq!(slug("Hàng hải và đường thủy nội địa"), "hang-hai-va-duong-thuy-noi-dia");
+        assert_eq!(
+            slug("Hàng hải và đường thủy nội địa"),
+            "hang-hai-va-duong-thuy-noi-dia"
+        );
     }
 }

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{decision_items, decisions, procedure_versions, procedures};
 use crate::domain::catalogue::{
-    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, Windowed, levels_from_db, levels_to_db,
+    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, Windowed, levels_from_db,
+    levels_to_db,
 };
 use crate::domain::codes::normalize_decision_number;
 use crate::domain::text;
@@ -177,15 +178,25 @@ pub fn in_force_summaries(
     }
     procedure_versions::table
         .filter(procedure_versions::valid_from.le(date))
-        .filter(procedure_versions::valid_to.is_null().or(procedure_versions::valid_to.gt(date)))
+        .filter(
+            procedure_versions::valid_to
+                .is_null()
+                .or(procedure_versions::valid_to.gt(date)),
+        )
         .filter(procedure_versions::scope.eq_any(scopes))
-        .order((procedure_versions::procedure_code.asc(), procedure_versions::scope.asc()))
+        .order((
+            procedure_versions::procedure_code.asc(),
+            procedure_versions::scope.asc(),
+        ))
         .select(VersionSummary::as_select())
         .load(conn)
 }
 
 pub fn procedure_exists(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
-    let n: i64 = procedures::table.filter(procedures::code.eq(code)).count().get_result(conn)?;
+    let n: i64 = procedures::table
+        .filter(procedures::code.eq(code))
+        .count()
+        .get_result(conn)?;
     Ok(n > 0)
 }
 
@@ -194,11 +205,17 @@ pub fn count_procedures(conn: &mut DbConnection) -> QueryResult<i64> {
 }
 
 /// Every version of one procedure with the decision that made it, oldest first.
-pub fn versions_of(conn: &mut DbConnection, code: &str) -> QueryResult<Vec<(VersionRow, DecisionRow)>> {
+pub fn versions_of(
+    conn: &mut DbConnection,
+    code: &str,
+) -> QueryResult<Vec<(VersionRow, DecisionRow)>> {
     procedure_versions::table
         .inner_join(decisions::table)
         .filter(procedure_versions::procedure_code.eq(code))
-        .order((procedure_versions::valid_from.asc(), procedure_versions::scope.asc()))
+        .order((
+            procedure_versions::valid_from.asc(),
+            procedure_versions::scope.asc(),
+        ))
         .select((VersionRow::as_select(), DecisionRow::as_select()))
         .load(conn)
 }
@@ -207,7 +224,9 @@ fn into_timelines(rows: Vec<VersionRow>) -> QueryResult<Timelines> {
     let mut out: Timelines = HashMap::new();
     for row in rows {
         let code = row.procedure_code.clone();
-        let existing = row.into_existing().map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        let existing = row
+            .into_existing()
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
         out.entry(code).or_default().push(existing);
     }
     Ok(out)
@@ -228,7 +247,11 @@ pub fn timelines(conn: &mut DbConnection, codes: &[String]) -> QueryResult<Timel
     into_timelines(rows)
 }
 
-pub fn decision_number_taken(conn: &mut DbConnection, number_norm: &str, scope: &str) -> QueryResult<bool> {
+pub fn decision_number_taken(
+    conn: &mut DbConnection,
+    number_norm: &str,
+    scope: &str,
+) -> QueryResult<bool> {
     let n: i64 = decisions::table
         .filter(decisions::number_norm.eq(number_norm))
         .filter(decisions::scope.eq(scope))
@@ -239,14 +262,21 @@ pub fn decision_number_taken(conn: &mut DbConnection, number_norm: &str, scope: 
 
 /// Writes a decision and the planned changes of its items. Call inside a write transaction,
 /// after planning against the same transaction's view of the catalogue.
-pub fn apply(conn: &mut DbConnection, decision: &DecisionRow, items: &[PlannedItem]) -> QueryResult<()> {
+pub fn apply(
+    conn: &mut DbConnection,
+    decision: &DecisionRow,
+    items: &[PlannedItem],
+) -> QueryResult<()> {
     let now = super::now();
     crate::insert_rows!(conn, decisions::table, decision)?;
 
     let new_codes: Vec<ProcedureRow> = items
         .iter()
         .filter(|i| i.creates_procedure)
-        .map(|i| ProcedureRow { code: i.code.as_str().to_owned(), created_at: now })
+        .map(|i| ProcedureRow {
+            code: i.code.as_str().to_owned(),
+            created_at: now,
+        })
         .collect();
     for chunk in new_codes.chunks(super::INSERT_CHUNK) {
         crate::insert_rows!(conn, procedures::table, chunk.to_vec())?;
@@ -254,7 +284,10 @@ pub fn apply(conn: &mut DbConnection, decision: &DecisionRow, items: &[PlannedIt
 
     let mut closes: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for item in items {
-        closes.entry(item.effective_on).or_default().extend(item.closes.iter().cloned());
+        closes
+            .entry(item.effective_on)
+            .or_default()
+            .extend(item.closes.iter().cloned());
     }
     for (date, ids) in closes {
         for chunk in ids.chunks(super::INSERT_CHUNK) {
@@ -282,7 +315,7 @@ pub fn apply(conn: &mut DbConnection, decision: &DecisionRow, items: &[PlannedIt
             valid_from: v.valid_from,
             valid_to: None,
             name: c.name.clone(),
-            name_search: text::fold(&c.name),
+            name_search: text::search_key(&c.name),
             sector_code: c.sector_code.clone(),
             levels: levels_to_db(&c.levels),
             procedure_type: c.procedure_type.clone(),
@@ -331,7 +364,10 @@ pub struct DecisionFilter {
 }
 
 /// Decisions, newest signature first.
-pub fn list_decisions(conn: &mut DbConnection, f: &DecisionFilter) -> QueryResult<Vec<DecisionRow>> {
+pub fn list_decisions(
+    conn: &mut DbConnection,
+    f: &DecisionFilter,
+) -> QueryResult<Vec<DecisionRow>> {
     let mut query = decisions::table
         .select(DecisionRow::as_select())
         .order((decisions::signed_on.desc(), decisions::id.desc()))
@@ -352,23 +388,38 @@ pub fn list_decisions(conn: &mut DbConnection, f: &DecisionFilter) -> QueryResul
     }
     if let Some((date, id)) = &f.after {
         query = query.filter(
-            decisions::signed_on.lt(*date).or(decisions::signed_on.eq(*date).and(decisions::id.lt(id.clone()))),
+            decisions::signed_on.lt(*date).or(decisions::signed_on
+                .eq(*date)
+                .and(decisions::id.lt(id.clone()))),
         );
     }
     query.load(conn)
 }
 
 pub fn get_decision(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DecisionRow>> {
-    decisions::table.find(id).select(DecisionRow::as_select()).first(conn).optional()
+    decisions::table
+        .find(id)
+        .select(DecisionRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// A decision's items with the name and scope of the version each produced.
-pub fn items_of(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(DecisionItemRow, String, String)>> {
+pub fn items_of(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Vec<(DecisionItemRow, String, String)>> {
     decision_items::table
-        .inner_join(procedure_versions::table.on(procedure_versions::id.eq(decision_items::version_id)))
+        .inner_join(
+            procedure_versions::table.on(procedure_versions::id.eq(decision_items::version_id)),
+        )
         .filter(decision_items::decision_id.eq(id))
         .order(decision_items::seq.asc())
-        .select((DecisionItemRow::as_select(), procedure_versions::name, procedure_versions::sector_code))
+        .select((
+            DecisionItemRow::as_select(),
+            procedure_versions::name,
+            procedure_versions::sector_code,
+        ))
         .load(conn)
 }
 

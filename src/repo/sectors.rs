@@ -19,15 +19,26 @@ pub struct SectorRow {
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<SectorRow>> {
-    sectors::table.select(SectorRow::as_select()).order(sectors::code.asc()).load(conn)
+    sectors::table
+        .select(SectorRow::as_select())
+        .order(sectors::code.asc())
+        .load(conn)
 }
 
 pub fn get(conn: &mut DbConnection, code: &str) -> QueryResult<Option<SectorRow>> {
-    sectors::table.find(code).select(SectorRow::as_select()).first(conn).optional()
+    sectors::table
+        .find(code)
+        .select(SectorRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<SectorRow>> {
-    sectors::table.filter(sectors::name.eq(name)).select(SectorRow::as_select()).first(conn).optional()
+    sectors::table
+        .filter(sectors::name.eq(name))
+        .select(SectorRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Number of version rows per sector (every scope, every date): whether a sector is in use.

@@ -30,7 +30,11 @@ pub struct UnitFilter {
 }
 
 pub fn list(conn: &mut DbConnection, f: &UnitFilter) -> QueryResult<Vec<UnitRow>> {
-    let mut query = units::table.select(UnitRow::as_select()).order(units::code.asc()).limit(f.limit).into_boxed();
+    let mut query = units::table
+        .select(UnitRow::as_select())
+        .order(units::code.asc())
+        .limit(f.limit)
+        .into_boxed();
     if let Some(level) = &f.level {
         query = query.filter(units::level.eq(level.clone()));
     }
@@ -47,11 +51,18 @@ pub fn list(conn: &mut DbConnection, f: &UnitFilter) -> QueryResult<Vec<UnitRow>
 }
 
 pub fn get(conn: &mut DbConnection, code: &str) -> QueryResult<Option<UnitRow>> {
-    units::table.find(code).select(UnitRow::as_select()).first(conn).optional()
+    units::table
+        .find(code)
+        .select(UnitRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn count_children(conn: &mut DbConnection, code: &str) -> QueryResult<i64> {
-    units::table.filter(units::parent_code.eq(code)).count().get_result(conn)
+    units::table
+        .filter(units::parent_code.eq(code))
+        .count()
+        .get_result(conn)
 }
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {

@@ -76,7 +76,13 @@ pub async fn import_catalogue(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     if !ACCEPTED.contains(&content_type.as_str()) {
         return Err(ApiError::UnsupportedMediaType(format!(
@@ -88,15 +94,18 @@ pub async fn import_catalogue(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && length > IMPORT_BODY_LIMIT
     {
-        if length > IMPORT_BODY_LIMIT {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > IMPORT_BODY_LIMIT {
             return Err(too_large());
         }
@@ -107,18 +116,28 @@ pub async fn import_catalogue(
             GunzipError::TooLarge(_) => ApiError::PayloadTooLarge(format!(
                 "the body expands to more than {IMPORT_EXPANDED_LIMIT} bytes"
             )),
-            GunzipError::Corrupt(m) => ApiError::BadRequest(format!("the gzip body is corrupt: {m}")),
+            GunzipError::Corrupt(m) => {
+                ApiError::BadRequest(format!("the gzip body is corrupt: {m}"))
+            }
         })?
     } else {
         body.to_vec()
     };
     let query = query.into_inner();
-    let source = query.source.map(|s| crate::domain::text::nfc(&s)).unwrap_or_else(|| "upload".into());
+    let source = query
+        .source
+        .map(|s| crate::domain::text::nfc(&s))
+        .unwrap_or_else(|| "upload".into());
     if source.is_empty() || source.chars().count() > 300 || source.chars().any(char::is_control) {
-        return Err(ApiError::validation_one("source", "must be 1 to 300 characters without control characters"));
+        return Err(ApiError::validation_one(
+            "source",
+            "must be 1 to 300 characters without control characters",
+        ));
     }
     let options = ImportOptions {
-        effective_on: query.effective_on.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        effective_on: query
+            .effective_on
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
         dry_run: query.dry_run.unwrap_or(false),
         source,
     };
@@ -148,5 +167,7 @@ pub async fn import_catalogue(
 }
 
 fn too_large() -> ApiError {
-    ApiError::PayloadTooLarge(format!("an import body may be at most {IMPORT_BODY_LIMIT} bytes"))
+    ApiError::PayloadTooLarge(format!(
+        "an import body may be at most {IMPORT_BODY_LIMIT} bytes"
+    ))
 }

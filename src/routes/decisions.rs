@@ -12,7 +12,9 @@ use validator::Validate;
 use super::{decode_cursor, encode_cursor, page_limit, request_id};
 use crate::auth::{Identity, Role};
 use crate::db::Db;
-use crate::domain::catalogue::{Channel, ContentPatch, ItemAction, ItemInput, Level, Method, Scope, TimeUnit};
+use crate::domain::catalogue::{
+    Channel, ContentPatch, ItemAction, ItemInput, Level, Method, Scope, TimeUnit,
+};
 use crate::domain::codes::{DecisionNumber, ProcedureCode};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
@@ -117,7 +119,10 @@ pub struct DecisionDetail {
     )
 )]
 #[get("/decisions")]
-pub async fn list_decisions(db: web::Data<Db>, query: web::Query<DecisionQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_decisions(
+    db: web::Data<Db>,
+    query: web::Query<DecisionQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
     let scope = query
@@ -135,8 +140,12 @@ pub async fn list_decisions(db: web::Data<Db>, query: web::Query<DecisionQuery>)
     let after = match query.cursor.as_deref().map(decode_cursor).transpose()? {
         None => None,
         Some(raw) => {
-            let (date, id) = raw.split_once('|').ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?;
-            let date = date.parse::<NaiveDate>().map_err(|_| ApiError::BadRequest("invalid cursor".into()))?;
+            let (date, id) = raw
+                .split_once('|')
+                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?;
+            let date = date
+                .parse::<NaiveDate>()
+                .map_err(|_| ApiError::BadRequest("invalid cursor".into()))?;
             Some((date, id.to_owned()))
         }
     };
@@ -159,7 +168,8 @@ pub async fn list_decisions(db: web::Data<Db>, query: web::Query<DecisionQuery>)
         .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|d| encode_cursor(&format!("{}|{}", d.signed_on, d.id)))
+        rows.last()
+            .map(|d| encode_cursor(&format!("{}|{}", d.signed_on, d.id)))
     } else {
         None
     };
@@ -175,7 +185,8 @@ pub async fn list_decisions(db: web::Data<Db>, query: web::Query<DecisionQuery>)
 
 async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
     db.run(move |conn| {
-        let d = repo::get_decision(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no decision {id}")))?;
+        let d = repo::get_decision(conn, &id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no decision {id}")))?;
         let items: Vec<DecisionItem> = repo::items_of(conn, &id)?
             .into_iter()
             .map(|(item, name, sector)| DecisionItem {
@@ -193,7 +204,10 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
             })
             .collect();
         let n = items.len() as i64;
-        Ok(DecisionDetail { decision: decision_view(d, n), items })
+        Ok(DecisionDetail {
+            decision: decision_view(d, n),
+            items,
+        })
     })
     .await
 }
@@ -208,7 +222,10 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
     )
 )]
 #[get("/decisions/{id}")]
-pub async fn get_decision(db: web::Data<Db>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_decision(
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     if id.len() > 64 {
         return Err(ApiError::NotFound("no such decision".into()));
@@ -318,11 +335,23 @@ pub struct NewDecision {
     pub items: Vec<NewDecisionItem>,
 }
 
-fn clean_text(field: String, value: Option<String>, errors: &mut Vec<FieldError>, single_line: bool) -> Option<String> {
+fn clean_text(
+    field: String,
+    value: Option<String>,
+    errors: &mut Vec<FieldError>,
+    single_line: bool,
+) -> Option<String> {
     let value = value.map(|v| text::nfc(&v))?;
-    let bad = if single_line { value.chars().any(char::is_control) } else { text::has_control(&value) };
+    let bad = if single_line {
+        value.chars().any(char::is_control)
+    } else {
+        text::has_control(&value)
+    };
     if bad {
-        errors.push(FieldError::new(field, "must not contain control characters"));
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     } else if value.is_empty() {
         errors.push(FieldError::new(field, "must not be blank"));
     }
@@ -336,17 +365,28 @@ fn patch_from(index: usize, p: ProcedureFields, errors: &mut Vec<FieldError>) ->
         let mut out = Vec::new();
         for (i, c) in list.into_iter().enumerate() {
             if !seen.insert(c.method) {
-                errors.push(FieldError::new(f(&format!("channels[{i}].method")), "each method appears once"));
+                errors.push(FieldError::new(
+                    f(&format!("channels[{i}].method")),
+                    "each method appears once",
+                ));
             }
             if c.time_value.is_some_and(|v| !v.is_finite()) {
-                errors.push(FieldError::new(f(&format!("channels[{i}].time_value")), "must be a number"));
+                errors.push(FieldError::new(
+                    f(&format!("channels[{i}].time_value")),
+                    "must be a number",
+                ));
             }
             out.push(Channel {
                 method: c.method,
                 time_value: c.time_value,
                 time_unit: c.time_unit,
                 fee_vnd: c.fee_vnd,
-                fee_and_notes: clean_text(f(&format!("channels[{i}].fee_and_notes")), c.fee_and_notes, errors, false),
+                fee_and_notes: clean_text(
+                    f(&format!("channels[{i}].fee_and_notes")),
+                    c.fee_and_notes,
+                    errors,
+                    false,
+                ),
             });
         }
         out.sort_by_key(|c| c.method);
@@ -375,29 +415,44 @@ impl TryFrom<NewDecision> for DecisionInput {
 
     fn try_from(body: NewDecision) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        if let Err(e) = body.validate() {
-            if let ApiError::Validation(list) = ApiError::from(e) {
-                errors.extend(list);
-            }
+        if let Err(e) = body.validate()
+            && let ApiError::Validation(list) = ApiError::from(e)
+        {
+            errors.extend(list);
         }
-        let number = DecisionNumber::parse(&body.number).map_err(|e| FieldError::new("number", e.0));
+        let number =
+            DecisionNumber::parse(&body.number).map_err(|e| FieldError::new("number", e.0));
         let scope = Scope::parse(body.scope.trim()).map_err(|e| FieldError::new("scope", e));
-        let issuer = clean_text("issuer".into(), Some(body.issuer), &mut errors, true).unwrap_or_default();
+        let issuer =
+            clean_text("issuer".into(), Some(body.issuer), &mut errors, true).unwrap_or_default();
         let title = clean_text("title".into(), body.title, &mut errors, true);
         let mut items = Vec::new();
         for (index, item) in body.items.into_iter().enumerate() {
             match ProcedureCode::parse(&item.procedure_code) {
                 Ok(code) => {
                     let patch = item.procedure.map(|p| patch_from(index, p, &mut errors));
-                    items.push(ItemInput { action: item.action, code, effective_on: item.effective_on, patch });
+                    items.push(ItemInput {
+                        action: item.action,
+                        code,
+                        effective_on: item.effective_on,
+                        patch,
+                    });
                 }
-                Err(e) => errors.push(FieldError::new(format!("items[{index}].procedure_code"), e.0)),
+                Err(e) => errors.push(FieldError::new(
+                    format!("items[{index}].procedure_code"),
+                    e.0,
+                )),
             }
         }
         match (number, scope) {
-            (Ok(number), Ok(scope)) if errors.is_empty() => {
-                Ok(DecisionInput { number, issuer, scope, signed_on: body.signed_on, title, items })
-            }
+            (Ok(number), Ok(scope)) if errors.is_empty() => Ok(DecisionInput {
+                number,
+                issuer,
+                scope,
+                signed_on: body.signed_on,
+                title,
+                items,
+            }),
             (number, scope) => {
                 errors.extend(number.err());
                 errors.extend(scope.err());
@@ -435,7 +490,11 @@ pub async fn create_decision(
     identity.require(&[Role::Editor, Role::Admin])?;
     let input = DecisionInput::try_from(body.into_inner())?;
     let request_id = request_id(&req);
-    let id = db.run(move |conn| create(conn, input, &identity, request_id)).await?;
+    let id = db
+        .run(move |conn| create(conn, input, &identity, request_id))
+        .await?;
     let detail = load_detail(&db, id.clone()).await?;
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/decisions/{id}"))).json(detail))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/decisions/{id}")))
+        .json(detail))
 }

@@ -19,7 +19,10 @@ pub struct Health {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// The database answers.
@@ -34,8 +37,12 @@ pub async fn health() -> HttpResponse {
 pub async fn ready(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     db.run(|conn| {
         use diesel::connection::SimpleConnection;
-        conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string()))
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| ApiError::Unavailable(e.to_string()))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") }))
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    }))
 }

@@ -43,7 +43,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Extractor configuration: every malformed body, path or query answers problem+json.
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _req| json_error(err).into())
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|err, _req| json_error(err).into())
 }
 
 fn json_error(err: JsonPayloadError) -> ApiError {
@@ -51,11 +53,15 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::OverflowKnownLength { length, limit } => {
             ApiError::PayloadTooLarge(format!("the body is {length} bytes; the limit is {limit}"))
         }
-        JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!("the body exceeds {limit} bytes")),
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into())
+        JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("the body exceeds {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldError::new("body", e.to_string())]),
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Validation(vec![FieldError::new("body", e.to_string())])
+        }
         JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
         other => ApiError::BadRequest(format!("could not read the body: {other}")),
     }
@@ -101,7 +107,11 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|s| !s.is_empty() && s.len() <= 200)
-        .ok_or_else(|| ApiError::BadRequest("invalid cursor; pass back the `next_cursor` of the previous page".into()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "invalid cursor; pass back the `next_cursor` of the previous page".into(),
+            )
+        })
 }
 
 /// `limit` within 1..=500, default 50.
@@ -109,23 +119,23 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::validation_one("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+        Some(_) => Err(ApiError::validation_one(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        )),
     }
 }
 
-/// Folded search text for `q`: case and diacritics removed; only letters, digits, `.`, `-` and
-/// spaces kept (so the text is safe inside a LIKE pattern).
+/// Search key for `q` (see `text::search_key`); at most 200 characters.
 pub fn search_key(q: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(q) = q else { return Ok(None) };
     if q.chars().count() > 200 {
-        return Err(ApiError::validation_one("q", "must be at most 200 characters long"));
+        return Err(ApiError::validation_one(
+            "q",
+            "must be at most 200 characters long",
+        ));
     }
-    let folded: String = crate::domain::text::fold(&crate::domain::text::nfc(q))
-        .chars()
-        .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' { c } else { ' ' })
-        .collect();
-    let folded = folded.split_whitespace().collect::<Vec<_>>().join(" ");
-    Ok(Some(folded).filter(|s| !s.is_empty()))
+    Ok(Some(crate::domain::text::search_key(q)).filter(|s| !s.is_empty()))
 }
 
 /// Reference to a problem response in the OpenAPI document.

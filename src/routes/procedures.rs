@@ -91,7 +91,10 @@ pub struct ProcedurePage {
 }
 
 fn sector_ref(names: &HashMap<String, String>, code: &str) -> SectorRef {
-    SectorRef { code: code.to_owned(), name: names.get(code).cloned().unwrap_or_default() }
+    SectorRef {
+        code: code.to_owned(),
+        name: names.get(code).cloned().unwrap_or_default(),
+    }
 }
 
 fn today() -> NaiveDate {
@@ -116,7 +119,10 @@ fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     )
 )]
 #[get("/procedures")]
-pub async fn list_procedures(db: web::Data<Db>, query: web::Query<ProcedureQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_procedures(
+    db: web::Data<Db>,
+    query: web::Query<ProcedureQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)? as usize;
     let province = province_param(query.province.as_deref())?;
@@ -126,14 +132,22 @@ pub async fn list_procedures(db: web::Data<Db>, query: web::Query<ProcedureQuery
     let status = query.status.unwrap_or_default();
     let (rows, sector_names) = db
         .run(move |conn| {
-            let names: HashMap<String, String> =
-                sectors::list(conn)?.into_iter().map(|s| (s.code, s.name)).collect();
-            Ok((repo::applicable_summaries(conn, date, province.as_deref())?, names))
+            let names: HashMap<String, String> = sectors::list(conn)?
+                .into_iter()
+                .map(|s| (s.code, s.name))
+                .collect();
+            Ok((
+                repo::applicable_summaries(conn, date, province.as_deref())?,
+                names,
+            ))
         })
         .await?;
     let mut items = Vec::new();
     for v in rows {
-        if after.as_ref().is_some_and(|a| v.procedure_code.as_str() <= a.as_str()) {
+        if after
+            .as_ref()
+            .is_some_and(|a| v.procedure_code.as_str() <= a.as_str())
+        {
             continue;
         }
         let keep_status = match status {
@@ -145,7 +159,9 @@ pub async fn list_procedures(db: web::Data<Db>, query: web::Query<ProcedureQuery
         if !keep_status
             || query.level.is_some_and(|l| !levels.contains(&l))
             || query.sector.as_ref().is_some_and(|s| *s != v.sector_code)
-            || q.as_ref().is_some_and(|q| !v.name_search.contains(q.as_str()) && !v.procedure_code.starts_with(q.as_str()))
+            || q.as_ref().is_some_and(|q| {
+                !v.name_search.contains(q.as_str()) && !v.procedure_code.starts_with(q.as_str())
+            })
         {
             continue;
         }
@@ -154,7 +170,11 @@ pub async fn list_procedures(db: web::Data<Db>, query: web::Query<ProcedureQuery
         }
         items.push(ProcedureSummary {
             sector: sector_ref(&sector_names, &v.sector_code),
-            status: if v.abolished { ProcedureStatus::Abolished } else { ProcedureStatus::InForce },
+            status: if v.abolished {
+                ProcedureStatus::Abolished
+            } else {
+                ProcedureStatus::InForce
+            },
             code: v.procedure_code,
             name: v.name,
             levels,
@@ -314,20 +334,25 @@ pub async fn get_procedure(
     path: web::Path<String>,
     query: web::Query<ProcedureDetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = ProcedureCode::parse(&path.into_inner()).map_err(|e| ApiError::validation_one("code", e.0))?;
+    let code = ProcedureCode::parse(&path.into_inner())
+        .map_err(|e| ApiError::validation_one("code", e.0))?;
     let query = query.into_inner();
     let province = province_param(query.province.as_deref())?;
     let date = query.as_of.unwrap_or_else(today);
     let lookup = code.clone();
     let (rows, names) = db
         .run(move |conn| {
-            let names: HashMap<String, String> =
-                sectors::list(conn)?.into_iter().map(|s| (s.code, s.name)).collect();
+            let names: HashMap<String, String> = sectors::list(conn)?
+                .into_iter()
+                .map(|s| (s.code, s.name))
+                .collect();
             Ok((repo::versions_of(conn, lookup.as_str())?, names))
         })
         .await?;
     if rows.is_empty() {
-        return Err(ApiError::NotFound(format!("no procedure {code} in the catalogue")));
+        return Err(ApiError::NotFound(format!(
+            "no procedure {code} in the catalogue"
+        )));
     }
     let versions_only: Vec<VersionRow> = rows.iter().map(|(v, _)| v.clone()).collect();
     let chosen = applicable(&versions_only, province.as_deref(), date);
@@ -338,10 +363,9 @@ pub async fn get_procedure(
     };
     let applicable_view = match chosen {
         Some(v) => {
-            let (row, decision) = rows
-                .iter()
-                .find(|(r, _)| r.id == v.id)
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("applicable version vanished")))?;
+            let (row, decision) = rows.iter().find(|(r, _)| r.id == v.id).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("applicable version vanished"))
+            })?;
             Some(version_view(row, decision, &names)?)
         }
         None => None,

@@ -83,7 +83,10 @@ fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     )
 )]
 #[get("/sectors")]
-pub async fn list_sectors(db: web::Data<Db>, query: web::Query<SectorQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_sectors(
+    db: web::Data<Db>,
+    query: web::Query<SectorQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)? as usize;
     let province = province_param(query.province.as_deref())?;
@@ -92,7 +95,10 @@ pub async fn list_sectors(db: web::Data<Db>, query: web::Query<SectorQuery>) -> 
     let level = query.level;
     let (all, versions) = db
         .run(move |conn| {
-            Ok((sectors::list(conn)?, catalogue_repo::applicable_summaries(conn, date, province.as_deref())?))
+            Ok((
+                sectors::list(conn)?,
+                catalogue_repo::applicable_summaries(conn, date, province.as_deref())?,
+            ))
         })
         .await?;
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
@@ -104,7 +110,11 @@ pub async fn list_sectors(db: web::Data<Db>, query: web::Query<SectorQuery>) -> 
     let mut items: Vec<Sector> = all
         .into_iter()
         .filter(|s| after.as_ref().is_none_or(|a| s.code.as_str() > a.as_str()))
-        .map(|s| Sector { procedures_in_force: counts.get(&s.code).copied().unwrap_or(0), code: s.code, name: s.name })
+        .map(|s| Sector {
+            procedures_in_force: counts.get(&s.code).copied().unwrap_or(0),
+            code: s.code,
+            name: s.name,
+        })
         .take(limit + 1)
         .collect();
     let next_cursor = if items.len() > limit {
@@ -149,14 +159,23 @@ pub async fn get_sector(
     let date = query.as_of.unwrap_or_else(today);
     let (sector, versions) = db
         .run(move |conn| {
-            let sector =
-                sectors::get(conn, &code)?.ok_or_else(|| ApiError::NotFound(format!("no sector `{code}`")))?;
-            Ok((sector, catalogue_repo::applicable_summaries(conn, date, province.as_deref())?))
+            let sector = sectors::get(conn, &code)?
+                .ok_or_else(|| ApiError::NotFound(format!("no sector `{code}`")))?;
+            Ok((
+                sector,
+                catalogue_repo::applicable_summaries(conn, date, province.as_deref())?,
+            ))
         })
         .await?;
-    let mut by_level: BTreeMap<String, i64> = Level::ALL.iter().map(|l| (l.as_str().to_owned(), 0)).collect();
+    let mut by_level: BTreeMap<String, i64> = Level::ALL
+        .iter()
+        .map(|l| (l.as_str().to_owned(), 0))
+        .collect();
     let mut total = 0;
-    for v in versions.iter().filter(|v| !v.abolished && v.sector_code == sector.code) {
+    for v in versions
+        .iter()
+        .filter(|v| !v.abolished && v.sector_code == sector.code)
+    {
         total += 1;
         for level in levels_from_db(&v.levels) {
             *by_level.entry(level.as_str().to_owned()).or_default() += 1;
@@ -208,19 +227,26 @@ pub async fn create_sector(
     body.validate()?;
     let name = text::nfc(&body.name);
     if name.is_empty() || text::has_control(&name) {
-        return Err(ApiError::validation_one("name", "must be non-blank text without control characters"));
+        return Err(ApiError::validation_one(
+            "name",
+            "must be non-blank text without control characters",
+        ));
     }
     let request_id = request_id(&req);
     let row = db
         .run(move |conn| {
             write_tx(conn, WriteLock::Catalogue, |conn| {
                 if let Some(existing) = sectors::by_name(conn, &name)? {
-                    return Err(ApiError::Conflict(format!("sector `{}` exists as `{}`", name, existing.code)));
+                    return Err(ApiError::Conflict(format!(
+                        "sector `{}` exists as `{}`",
+                        name, existing.code
+                    )));
                 }
-                let all: std::collections::HashSet<String> = sectors::list(conn)?.into_iter().map(|s| s.code).collect();
+                let all: std::collections::HashSet<String> =
+                    sectors::list(conn)?.into_iter().map(|s| s.code).collect();
                 let row = SectorRow {
                     code: sectors::new_code(&name, &|c| all.contains(c)),
-                    name_search: text::fold(&name),
+                    name_search: text::search_key(&name),
                     name,
                     created_at: crate::repo::now(),
                 };
@@ -243,5 +269,9 @@ pub async fn create_sector(
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sectors/{}", row.code)))
-        .json(Sector { code: row.code, name: row.name, procedures_in_force: 0 }))
+        .json(Sector {
+            code: row.code,
+            name: row.name,
+            procedures_in_force: 0,
+        }))
 }

@@ -96,7 +96,10 @@ pub struct UnitDetail {
     )
 )]
 #[get("/units")]
-pub async fn list_units(db: web::Data<Db>, query: web::Query<UnitQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_units(
+    db: web::Data<Db>,
+    query: web::Query<UnitQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
     let parent = query
@@ -122,7 +125,10 @@ pub async fn list_units(db: web::Data<Db>, query: web::Query<UnitQuery>) -> Resu
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(UnitPage { items: rows.into_iter().map(Unit::from).collect(), next_cursor }))
+    Ok(HttpResponse::Ok().json(UnitPage {
+        items: rows.into_iter().map(Unit::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// One unit by code.
@@ -136,11 +142,16 @@ pub async fn list_units(db: web::Data<Db>, query: web::Query<UnitQuery>) -> Resu
     )
 )]
 #[get("/units/{code}")]
-pub async fn get_unit(db: web::Data<Db>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let code = UnitCode::parse(&path.into_inner()).map_err(|e| ApiError::validation_one("code", e.0))?;
+pub async fn get_unit(
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code =
+        UnitCode::parse(&path.into_inner()).map_err(|e| ApiError::validation_one("code", e.0))?;
     let detail = db
         .run(move |conn| {
-            let unit = units::get(conn, code.as_str())?.ok_or_else(|| ApiError::NotFound(format!("no unit {code}")))?;
+            let unit = units::get(conn, code.as_str())?
+                .ok_or_else(|| ApiError::NotFound(format!("no unit {code}")))?;
             let parent = match &unit.parent_code {
                 Some(p) => units::get(conn, p)?,
                 None => None,
@@ -149,7 +160,11 @@ pub async fn get_unit(db: web::Data<Db>, path: web::Path<String>) -> Result<Http
                 "province" => Some(units::count_children(conn, &unit.code)?),
                 _ => None,
             };
-            Ok(UnitDetail { unit: unit.into(), parent: parent.map(Unit::from), commune_count })
+            Ok(UnitDetail {
+                unit: unit.into(),
+                parent: parent.map(Unit::from),
+                commune_count,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(detail))

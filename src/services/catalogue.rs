@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 
 use crate::auth::Identity;
 use crate::db::{DbConnection, WriteLock, write_tx};
-use crate::domain::catalogue::{ImportOutcome, ItemInput, PlannedItem, Scope, plan_decision, plan_import_record};
+use crate::domain::catalogue::{
+    ImportOutcome, ItemInput, PlannedItem, Scope, plan_decision, plan_import_record,
+};
 use crate::domain::codes::DecisionNumber;
 use crate::domain::import::{ImportRecord, parse_record};
 use crate::domain::text;
@@ -42,10 +44,10 @@ pub fn create_decision(
 ) -> Result<String, ApiError> {
     write_tx(conn, WriteLock::Catalogue, |conn| {
         let mut errors = Vec::new();
-        if let Scope::Province(p) = &input.scope {
-            if !crate::repo::units::is_province(conn, p.as_str())? {
-                errors.push(FieldError::new("scope", format!("{p} is not a province")));
-            }
+        if let Scope::Province(p) = &input.scope
+            && !crate::repo::units::is_province(conn, p.as_str())?
+        {
+            errors.push(FieldError::new("scope", format!("{p} is not a province")));
         }
         let number_norm = input.number.normalized();
         if repo::decision_number_taken(conn, &number_norm, input.scope.as_str())? {
@@ -55,9 +57,14 @@ pub fn create_decision(
                 input.scope.as_str()
             )));
         }
-        let codes: Vec<String> = input.items.iter().map(|i| i.code.as_str().to_owned()).collect();
+        let codes: Vec<String> = input
+            .items
+            .iter()
+            .map(|i| i.code.as_str().to_owned())
+            .collect();
         let timelines = repo::timelines(conn, &codes)?;
-        let sector_codes: HashSet<String> = sectors::list(conn)?.into_iter().map(|s| s.code).collect();
+        let sector_codes: HashSet<String> =
+            sectors::list(conn)?.into_iter().map(|s| s.code).collect();
         let planned = match plan_decision(
             &input.scope,
             input.signed_on,
@@ -169,7 +176,11 @@ fn read_lines(data: &[u8], problems: &mut Vec<LineProblem>) -> (usize, Vec<Parse
         let line = index + 1;
         let Ok(text) = std::str::from_utf8(raw) else {
             lines += 1;
-            problems.push(LineProblem { line, code: None, message: "not valid UTF-8".into() });
+            problems.push(LineProblem {
+                line,
+                code: None,
+                message: "not valid UTF-8".into(),
+            });
             continue;
         };
         let text = text.trim_start_matches('\u{feff}').trim();
@@ -191,7 +202,11 @@ fn read_lines(data: &[u8], problems: &mut Vec<LineProblem>) -> (usize, Vec<Parse
                 seen.insert(code, line);
                 parsed.push(ParsedLine { line, record });
             }
-            Err(message) => problems.push(LineProblem { line, code: None, message }),
+            Err(message) => problems.push(LineProblem {
+                line,
+                code: None,
+                message,
+            }),
         }
     }
     (lines, parsed)
@@ -213,10 +228,15 @@ pub fn import_catalogue(
     let (lines, parsed) = read_lines(data, &mut problems);
     write_tx(conn, WriteLock::Catalogue, |conn| {
         let existing_sectors = sectors::list(conn)?;
-        let mut sector_by_name: HashMap<String, String> =
-            existing_sectors.iter().map(|s| (s.name.clone(), s.code.clone())).collect();
+        let mut sector_by_name: HashMap<String, String> = existing_sectors
+            .iter()
+            .map(|s| (s.name.clone(), s.code.clone()))
+            .collect();
         let mut taken: HashSet<String> = existing_sectors.into_iter().map(|s| s.code).collect();
-        let codes: Vec<String> = parsed.iter().map(|p| p.record.code.as_str().to_owned()).collect();
+        let codes: Vec<String> = parsed
+            .iter()
+            .map(|p| p.record.code.as_str().to_owned())
+            .collect();
         let timelines = repo::timelines(conn, &codes)?;
 
         let mut new_sectors: Vec<SectorRow> = Vec::new();
@@ -234,7 +254,7 @@ pub fn import_catalogue(
                     sector_by_name.insert(sector_name.clone(), code.clone());
                     new_sectors.push(SectorRow {
                         code: code.clone(),
-                        name_search: text::fold(&sector_name),
+                        name_search: text::search_key(&sector_name),
                         name: sector_name,
                         created_at: now,
                     });
@@ -244,10 +264,20 @@ pub fn import_catalogue(
             let mut content = record.content;
             content.sector_code = sector_code;
             let code = record.code;
-            let rows = timelines.get(code.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let rows = timelines
+                .get(code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let code_text = code.as_str().to_owned();
             let seq = planned.len() as i32;
-            match plan_import_record(code, content, record.announced_by, options.effective_on, seq, rows) {
+            match plan_import_record(
+                code,
+                content,
+                record.announced_by,
+                options.effective_on,
+                seq,
+                rows,
+            ) {
                 Ok(ImportOutcome::Created(item)) => {
                     created += 1;
                     planned.push(item);
@@ -257,11 +287,18 @@ pub fn import_catalogue(
                     planned.push(item);
                 }
                 Ok(ImportOutcome::Unchanged) => unchanged += 1,
-                Err(message) => problems.push(LineProblem { line, code: Some(code_text), message }),
+                Err(message) => problems.push(LineProblem {
+                    line,
+                    code: Some(code_text),
+                    message,
+                }),
             }
         }
         // Only sectors that a written version uses are created.
-        let used: HashSet<&str> = planned.iter().map(|p| p.version.content.sector_code.as_str()).collect();
+        let used: HashSet<&str> = planned
+            .iter()
+            .map(|p| p.version.content.sector_code.as_str())
+            .collect();
         new_sectors.retain(|s| used.contains(s.code.as_str()));
         problems.sort_by_key(|p| p.line);
         let mut summary = ImportSummary {
@@ -280,7 +317,11 @@ pub fn import_catalogue(
         if options.dry_run || planned.is_empty() {
             return Ok(summary);
         }
-        let number = format!("NHAP-{}-{}", options.effective_on.format("%Y%m%d"), &source_sha256[..12]);
+        let number = format!(
+            "NHAP-{}-{}",
+            options.effective_on.format("%Y%m%d"),
+            &source_sha256[..12]
+        );
         let decision = DecisionRow {
             id: uuid::Uuid::now_v7().to_string(),
             number_norm: crate::domain::codes::normalize_decision_number(&number),

@@ -55,7 +55,10 @@ pub fn parse_units(data: &str, valid_from: NaiveDate) -> Result<Vec<UnitRow>, Ve
         let at = || format!("line {number}");
         let f = split_csv_line(line);
         if f.len() != 5 {
-            errors.push(FieldError::new(at(), format!("expected 5 columns, found {}", f.len())));
+            errors.push(FieldError::new(
+                at(),
+                format!("expected 5 columns, found {}", f.len()),
+            ));
             continue;
         }
         let code = match UnitCode::parse(&f[0]) {
@@ -68,7 +71,10 @@ pub fn parse_units(data: &str, valid_from: NaiveDate) -> Result<Vec<UnitRow>, Ve
         let level = match UnitLevel::parse(f[3].trim()) {
             Some(l) if l == code.level() => l,
             _ => {
-                errors.push(FieldError::new(at(), format!("level `{}` does not fit code {code}", f[3].trim())));
+                errors.push(FieldError::new(
+                    at(),
+                    format!("level `{}` does not fit code {code}", f[3].trim()),
+                ));
                 continue;
             }
         };
@@ -92,7 +98,10 @@ pub fn parse_units(data: &str, valid_from: NaiveDate) -> Result<Vec<UnitRow>, Ve
                 continue;
             }
             (UnitLevel::Commune, true) => {
-                errors.push(FieldError::new(at(), "a commune needs its province as parent"));
+                errors.push(FieldError::new(
+                    at(),
+                    "a commune needs its province as parent",
+                ));
                 continue;
             }
         };
@@ -102,7 +111,7 @@ pub fn parse_units(data: &str, valid_from: NaiveDate) -> Result<Vec<UnitRow>, Ve
         }
         rows.push(UnitRow {
             code: code.as_str().to_owned(),
-            name_search: text::fold(&name),
+            name_search: text::search_key(&name),
             name,
             division_type: text::nfc(&f[2]),
             level: level.as_str().to_owned(),
@@ -111,15 +120,19 @@ pub fn parse_units(data: &str, valid_from: NaiveDate) -> Result<Vec<UnitRow>, Ve
             valid_to: None,
         });
     }
-    let provinces: HashSet<&str> = rows.iter().filter(|r| r.level == "province").map(|r| r.code.as_str()).collect();
+    let provinces: HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.level == "province")
+        .map(|r| r.code.as_str())
+        .collect();
     for row in &rows {
-        if let Some(parent) = &row.parent_code {
-            if !provinces.contains(parent.as_str()) {
-                errors.push(FieldError::new(
-                    format!("unit {}", row.code),
-                    format!("parent {parent} is not a province of the file"),
-                ));
-            }
+        if let Some(parent) = &row.parent_code
+            && !provinces.contains(parent.as_str())
+        {
+            errors.push(FieldError::new(
+                format!("unit {}", row.code),
+                format!("parent {parent} is not a province of the file"),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -152,7 +165,11 @@ pub fn import_units(
                 },
             )?;
         }
-        Ok(UnitImportSummary { rows: rows.len(), inserted, updated })
+        Ok(UnitImportSummary {
+            rows: rows.len(),
+            inserted,
+            updated,
+        })
     })
 }
 
@@ -163,8 +180,14 @@ mod tests {
     #[test]
     fn csv_lines_split_with_quotes() {
         assert_eq!(split_csv_line(r#"1,"a, b",c"#), vec!["1", "a, b", "c"]);
-        assert_eq!(split_csv_line(r#""say ""hi""",x"#), vec![r#"say "hi""#, "x"]);
-        assert_eq!(split_csv_line("01,Hà Nội,tỉnh,province,"), vec!["01", "Hà Nội", "tỉnh", "province", ""]);
+        assert_eq!(
+            split_csv_line(r#""say ""hi""",x"#),
+            vec![r#"say "hi""#, "x"]
+        );
+        assert_eq!(
+            split_csv_line("01,Hà Nội,tỉnh,province,"),
+            vec!["01", "Hà Nội", "tỉnh", "province", ""]
+        );
     }
 
     #[test]

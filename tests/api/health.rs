@@ -1,0 +1,76 @@
+use crate::helpers::{TestApp, is_postgres};
+
+#[actix_web::test]
+async fn health_answers_without_touching_the_database() {
+    let app = TestApp::spawn().await;
+    let reply = app.get("/health").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["status"], "ok");
+    assert!(
+        reply
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
+}
+
+#[actix_web::test]
+async fn ready_answers_when_the_database_does() {
+    let app = TestApp::spawn().await;
+    let reply = app.get("/ready").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[actix_web::test]
+async fn a_given_request_id_is_echoed() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/health"))
+                .header("x-request-id", "abc-123"),
+        )
+        .await;
+    assert_eq!(reply.header("x-request-id").as_deref(), Some("abc-123"));
+    // A request id that could forge log lines is replaced.
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/health"))
+                .header("x-request-id", "a b\tc"),
+        )
+        .await;
+    assert_ne!(reply.header("x-request-id").as_deref(), Some("a b\tc"));
+}
+
+#[actix_web::test]
+async fn ready_is_503_problem_when_the_database_is_gone() {
+    if !is_postgres() {
+        // An SQLite file cannot be taken away from open connections; PostgreSQL shows it.
+        return;
+    }
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    let name = {
+        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "current_database()",
+        ))
+        .get_result::<String>(match &mut *conn {
+            niemyet::db::DbConnection::Pg(c) => c,
+            niemyet::db::DbConnection::Sqlite(_) => unreachable!(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut admin = PgConnection::establish(&url).unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = app.get("/ready").await.problem(503);
+    assert!(
+        !body["detail"].as_str().unwrap_or_default().contains(&name),
+        "no internals: {body}"
+    );
+    assert_eq!(app.get("/health").await.status, 200);
+}
