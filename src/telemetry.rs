@@ -82,3 +82,52 @@ pub async fn request_span(
     }
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    async fn boom() -> HttpResponse {
+        panic!("handler bug")
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_an_opaque_500_problem() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::request_span))
+                .route("/boom", web::get().to(boom))
+                .route(
+                    "/ok",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                ),
+        )
+        .await;
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .err()
+            .map(|e| e.error_response());
+        let response = err.unwrap_or_else(|| panic!("a panic must become an error"));
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("error_id") && !text.contains("handler bug"),
+            "{text}"
+        );
+        // The worker goes on serving.
+        let ok = test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(ok.status(), 200);
+        assert!(ok.headers().contains_key("x-request-id"));
+    }
+}

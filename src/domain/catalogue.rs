@@ -771,3 +771,7 @@ pub fn plan_import_record(
         )),
     }
 }
+
+#[cfg(test)]
+#[path = "catalogue_tests.rs"]
+mod tests;

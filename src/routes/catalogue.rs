@@ -60,7 +60,7 @@ const ACCEPTED: [&str; 6] = [
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No line of the file could be read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No line of the file could be imported", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/catalogue/import")]

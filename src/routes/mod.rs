@@ -138,5 +138,18 @@ pub fn search_key(q: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(Some(crate::domain::text::search_key(q)).filter(|s| !s.is_empty()))
 }
 
+/// 422 unless `province` (when given) is a province of the unit list.
+pub fn check_province(
+    conn: &mut crate::db::DbConnection,
+    province: Option<&str>,
+) -> Result<(), ApiError> {
+    match province {
+        Some(code) if !crate::repo::units::is_province(conn, code)? => Err(
+            ApiError::validation_one("province", format!("there is no province {code}")),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Reference to a problem response in the OpenAPI document.
 pub type ProblemBody = crate::error::Problem;

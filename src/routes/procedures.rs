@@ -132,6 +132,7 @@ pub async fn list_procedures(
     let status = query.status.unwrap_or_default();
     let (rows, sector_names) = db
         .run(move |conn| {
+            super::check_province(conn, province.as_deref())?;
             let names: HashMap<String, String> = sectors::list(conn)?
                 .into_iter()
                 .map(|s| (s.code, s.name))
@@ -340,8 +341,10 @@ pub async fn get_procedure(
     let province = province_param(query.province.as_deref())?;
     let date = query.as_of.unwrap_or_else(today);
     let lookup = code.clone();
+    let checked = province.clone();
     let (rows, names) = db
         .run(move |conn| {
+            super::check_province(conn, checked.as_deref())?;
             let names: HashMap<String, String> = sectors::list(conn)?
                 .into_iter()
                 .map(|s| (s.code, s.name))

@@ -95,6 +95,7 @@ pub async fn list_sectors(
     let level = query.level;
     let (all, versions) = db
         .run(move |conn| {
+            super::check_province(conn, province.as_deref())?;
             Ok((
                 sectors::list(conn)?,
                 catalogue_repo::applicable_summaries(conn, date, province.as_deref())?,
@@ -159,6 +160,7 @@ pub async fn get_sector(
     let date = query.as_of.unwrap_or_else(today);
     let (sector, versions) = db
         .run(move |conn| {
+            super::check_province(conn, province.as_deref())?;
             let sector = sectors::get(conn, &code)?
                 .ok_or_else(|| ApiError::NotFound(format!("no sector `{code}`")))?;
             Ok((

@@ -9,4 +9,5 @@ mod helpers;
 mod import;
 mod openapi;
 mod procedures;
+mod sectors;
 mod units;

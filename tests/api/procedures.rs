@@ -161,6 +161,12 @@ async fn unknown_and_malformed_procedure_codes_are_told_apart() {
         .problem(400);
     app.get("/api/v1/procedures?status=gone").await.problem(400);
     app.get("/api/v1/procedures?province=7").await.problem(422);
+    let body = app.get("/api/v1/procedures?province=99").await.problem(422);
+    assert_eq!(body["errors"][0]["field"], "province");
+    app.get("/api/v1/procedures/1.001193?province=99")
+        .await
+        .problem(422);
+    app.get("/api/v1/sectors?province=99").await.problem(422);
     app.get("/api/v1/procedures?level=commune&q=%25%25%25%25")
         .await;
 }
