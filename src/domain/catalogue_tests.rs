@@ -370,11 +370,11 @@ proptest! {
                 prop_assert_eq!(applicable(&rows, Some(province), probe).map(|r| r.id.clone()), expected);
             }
             // After a national abolition nothing is in force anywhere.
-            if let Some(end) = rows.iter().find(|r| r.scope == NATIONAL && r.abolished).map(|r| r.valid_from) {
-                if probe >= end {
-                    for province in [None, Some("79"), Some("52")] {
-                        prop_assert!(applicable(&rows, province, probe).is_none_or(|v| v.abolished));
-                    }
+            if let Some(end) = rows.iter().find(|r| r.scope == NATIONAL && r.abolished).map(|r| r.valid_from)
+                && probe >= end
+            {
+                for province in [None, Some("79"), Some("52")] {
+                    prop_assert!(applicable(&rows, province, probe).is_none_or(|v| v.abolished));
                 }
             }
             probe = probe.checked_add_days(Days::new(1)).unwrap_or(probe);
