@@ -255,6 +255,18 @@ pub trait Windowed {
     fn valid_to(&self) -> Option<NaiveDate>;
 }
 
+impl<T: Windowed> Windowed for &T {
+    fn scope(&self) -> &str {
+        (*self).scope()
+    }
+    fn valid_from(&self) -> NaiveDate {
+        (*self).valid_from()
+    }
+    fn valid_to(&self) -> Option<NaiveDate> {
+        (*self).valid_to()
+    }
+}
+
 /// The applicable version among one procedure's rows: the province-scoped row in force on `date`
 /// if there is one, else the national row in force then. Abolitions are rows too (tombstones), so
 /// the answer may be an abolition: the procedure is then not in force.

@@ -1,0 +1,606 @@
+//! The gap engine: for one commune on one date, what it must post, what it has posted, and what
+//! is missing, outdated or must come down. Pure: the caller loads the catalogue, the postings,
+//! the exemptions, the province's settings and the holidays, and gets findings and a summary.
+//!
+//! The rules (DESIGN.md, "Gap rules"): the required set is every procedure whose applicable
+//! version on the date includes the commune level, minus the commune's active exemptions; each
+//! required procedure must be posted on each required channel with its applicable version.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::calendar::Calendar;
+use super::catalogue::{NATIONAL, Windowed, applicable, window_contains};
+
+/// Where a commune posts a procedure.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PostingChannel {
+    /// The board at the one-stop office.
+    Counter,
+    /// The commune's web page.
+    Portal,
+}
+
+impl PostingChannel {
+    pub const ALL: [PostingChannel; 2] = [PostingChannel::Counter, PostingChannel::Portal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingChannel::Counter => "counter",
+            PostingChannel::Portal => "portal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "counter" => Some(PostingChannel::Counter),
+            "portal" => Some(PostingChannel::Portal),
+            _ => None,
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A required procedure is not posted on a required channel.
+    Missing,
+    /// Posted, but not the applicable version.
+    Outdated,
+    /// Posted, but the procedure was abolished.
+    MustRemove,
+    /// Posted, in force, but not required of this commune (not commune level, exempted, or a
+    /// channel the province does not require).
+    NotApplicable,
+    /// Posted before its first version takes effect.
+    Premature,
+    /// Posted under a code the catalogue does not know.
+    UnknownProcedure,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 6] = [
+        FindingKind::Missing,
+        FindingKind::Outdated,
+        FindingKind::MustRemove,
+        FindingKind::NotApplicable,
+        FindingKind::Premature,
+        FindingKind::UnknownProcedure,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Missing => "missing",
+            FindingKind::Outdated => "outdated",
+            FindingKind::MustRemove => "must_remove",
+            FindingKind::NotApplicable => "not_applicable",
+            FindingKind::Premature => "premature",
+            FindingKind::UnknownProcedure => "unknown_procedure",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::Missing | FindingKind::MustRemove => Severity::High,
+            FindingKind::Outdated | FindingKind::UnknownProcedure => Severity::Medium,
+            FindingKind::NotApplicable | FindingKind::Premature => Severity::Low,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+}
+
+/// One catalogue row as the engine needs it (content is compared by the caller, by id).
+#[derive(Debug, Clone)]
+pub struct CatalogueVersion {
+    pub id: String,
+    pub code: String,
+    pub scope: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub abolished: bool,
+    pub commune_level: bool,
+    pub name: String,
+    pub sector_code: String,
+    /// The announcing decision as published, and its matching key.
+    pub announced_by: Option<String>,
+    pub announced_by_norm: Option<String>,
+    pub content_hash: String,
+}
+
+impl Windowed for CatalogueVersion {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+    fn valid_from(&self) -> NaiveDate {
+        self.valid_from
+    }
+    fn valid_to(&self) -> Option<NaiveDate> {
+        self.valid_to
+    }
+}
+
+/// The catalogue rows of every procedure, by code (national rows and any provincial ones).
+#[derive(Debug, Default)]
+pub struct CatalogueIndex {
+    by_code: BTreeMap<String, Vec<CatalogueVersion>>,
+}
+
+impl CatalogueIndex {
+    pub fn new(rows: impl IntoIterator<Item = CatalogueVersion>) -> Self {
+        let mut by_code: BTreeMap<String, Vec<CatalogueVersion>> = BTreeMap::new();
+        for row in rows {
+            by_code.entry(row.code.clone()).or_default().push(row);
+        }
+        Self { by_code }
+    }
+
+    pub fn rows(&self, code: &str) -> &[CatalogueVersion] {
+        self.by_code.get(code).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn codes(&self) -> impl Iterator<Item = &String> {
+        self.by_code.keys()
+    }
+}
+
+/// A current posting.
+#[derive(Debug, Clone)]
+pub struct PostingFact {
+    pub code: String,
+    pub channel: PostingChannel,
+    pub decision: String,
+    pub decision_norm: String,
+    pub posted_on: NaiveDate,
+}
+
+/// An exemption of the commune.
+#[derive(Debug, Clone)]
+pub struct ExemptionFact {
+    pub code: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// A province's rules.
+#[derive(Debug, Clone)]
+pub struct ProvinceRules {
+    pub deadline_working_days: u32,
+    pub required_channels: Vec<PostingChannel>,
+}
+
+impl Default for ProvinceRules {
+    fn default() -> Self {
+        Self {
+            deadline_working_days: 5,
+            required_channels: PostingChannel::ALL.to_vec(),
+        }
+    }
+}
+
+/// The version a finding expects to see posted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Expected {
+    pub version_id: String,
+    /// Its announcing decision as published.
+    pub decision: Option<String>,
+    pub effective_on: NaiveDate,
+    pub content_hash: String,
+}
+
+/// What the commune has posted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Observed {
+    /// The decision number as posted.
+    pub decision: String,
+    pub posted_on: NaiveDate,
+    /// The catalogue version that decision announced, when it is one of this procedure's.
+    pub version_id: Option<String>,
+}
+
+/// One gap, or one posting to take down.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Finding {
+    /// Stable across reports: a hash of commune, procedure, channel and kind.
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub procedure_code: String,
+    /// Name and sector from the catalogue (absent for an unknown code).
+    pub procedure_name: Option<String>,
+    pub sector_code: Option<String>,
+    pub channel: PostingChannel,
+    pub expected: Option<Expected>,
+    pub observed: Option<Observed>,
+    /// For `outdated`: which posted fields differ (name, fees, processing_time, documents,
+    /// steps, requirements, legal_basis, results, levels, agency, sector).
+    pub changed_fields: Vec<String>,
+    /// The deadline: the trigger date plus the province's working days.
+    pub due_on: Option<NaiveDate>,
+    pub overdue: bool,
+    /// Calendar days past `due_on` (0 unless overdue).
+    pub days_overdue: i64,
+}
+
+/// Completeness of one sector.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SectorSummary {
+    pub sector_code: String,
+    pub required_pairs: u64,
+    pub ok: u64,
+    pub missing: u64,
+    pub outdated: u64,
+    /// ok / required pairs, in percent.
+    pub completeness: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Summary {
+    /// Procedures the commune must post.
+    pub required_procedures: u64,
+    /// Required (procedure, channel) pairs.
+    pub required_pairs: u64,
+    pub ok: u64,
+    /// ok / required pairs, in percent (100 when nothing is required).
+    pub completeness: f64,
+    /// Findings per kind (every kind present, zero included).
+    pub counts: BTreeMap<FindingKind, u64>,
+    pub overdue: u64,
+    /// Required pairs posted with the applicable version on or before their due date.
+    pub timely: u64,
+    /// timely / required pairs, in percent: the shape of the "công khai đúng hạn" indicator.
+    pub timely_rate: f64,
+    pub by_sector: Vec<SectorSummary>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+pub fn finding_id(unit: &str, code: &str, channel: PostingChannel, kind: FindingKind) -> String {
+    let digest =
+        Sha256::digest(format!("{unit}|{code}|{}|{}", channel.as_str(), kind.as_str()).as_bytes());
+    hex::encode(&digest[..8])
+}
+
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
+/// The version a posting reproduces: one of the procedure's rows announced by the posted decision
+/// (the one in force on the day it was posted when several are).
+fn posted_version<'a>(
+    rows: &[&'a CatalogueVersion],
+    posting: &PostingFact,
+) -> Option<&'a CatalogueVersion> {
+    let mut candidates: Vec<&CatalogueVersion> = rows
+        .iter()
+        .copied()
+        .filter(|r| {
+            !r.abolished && r.announced_by_norm.as_deref() == Some(posting.decision_norm.as_str())
+        })
+        .collect();
+    candidates.sort_by_key(|r| r.valid_from);
+    candidates
+        .iter()
+        .find(|r| window_contains(r.valid_from, r.valid_to, posting.posted_on))
+        .or_else(|| {
+            candidates
+                .iter()
+                .rev()
+                .find(|r| r.valid_from <= posting.posted_on)
+        })
+        .or_else(|| candidates.first())
+        .copied()
+}
+
+struct Ctx<'a> {
+    unit: &'a str,
+    as_of: NaiveDate,
+    rules: &'a ProvinceRules,
+    calendar: &'a Calendar,
+}
+
+impl Ctx<'_> {
+    fn due(&self, trigger: NaiveDate) -> (NaiveDate, bool, i64) {
+        let due = self
+            .calendar
+            .add_working_days(trigger, self.rules.deadline_working_days);
+        let overdue = self.as_of > due;
+        (
+            due,
+            overdue,
+            if overdue {
+                (self.as_of - due).num_days()
+            } else {
+                0
+            },
+        )
+    }
+
+    fn finding(
+        &self,
+        kind: FindingKind,
+        code: &str,
+        channel: PostingChannel,
+        version: Option<&CatalogueVersion>,
+        observed: Option<Observed>,
+        trigger: Option<NaiveDate>,
+    ) -> Finding {
+        let (due_on, overdue, days_overdue) = match trigger {
+            Some(t) => {
+                let (due, overdue, days) = self.due(t);
+                (Some(due), overdue, days)
+            }
+            None => (None, false, 0),
+        };
+        Finding {
+            id: finding_id(self.unit, code, channel, kind),
+            kind,
+            severity: kind.severity(),
+            procedure_code: code.to_owned(),
+            procedure_name: version.map(|v| v.name.clone()),
+            sector_code: version.map(|v| v.sector_code.clone()),
+            channel,
+            expected: match kind {
+                FindingKind::Missing | FindingKind::Outdated => version.map(|v| Expected {
+                    version_id: v.id.clone(),
+                    decision: v.announced_by.clone(),
+                    effective_on: v.valid_from,
+                    content_hash: v.content_hash.clone(),
+                }),
+                _ => None,
+            },
+            observed,
+            changed_fields: Vec::new(),
+            due_on,
+            overdue,
+            days_overdue,
+        }
+    }
+}
+
+/// The catalogue as it applies in one province on one date: computed once, shared by every
+/// commune of the province.
+pub struct ProvinceView<'a> {
+    pub province: String,
+    pub as_of: NaiveDate,
+    /// Rows of national and this province's scope, by code.
+    rows: HashMap<&'a str, Vec<&'a CatalogueVersion>>,
+    /// The applicable row of every code that has one (abolitions included).
+    applicable: HashMap<&'a str, &'a CatalogueVersion>,
+    /// Applicable, in force, at commune level: what every commune must post (before exemptions).
+    required: Vec<&'a CatalogueVersion>,
+}
+
+impl CatalogueIndex {
+    pub fn for_province(&self, province: &str, as_of: NaiveDate) -> ProvinceView<'_> {
+        let mut rows: HashMap<&str, Vec<&CatalogueVersion>> = HashMap::new();
+        let mut applicable_rows = HashMap::new();
+        let mut required = Vec::new();
+        for (code, all) in &self.by_code {
+            let own: Vec<&CatalogueVersion> = all
+                .iter()
+                .filter(|r| r.scope == NATIONAL || r.scope == province)
+                .collect();
+            if let Some(current) = applicable(&own, Some(province), as_of).copied() {
+                applicable_rows.insert(code.as_str(), current);
+                if !current.abolished && current.commune_level {
+                    required.push(current);
+                }
+            }
+            rows.insert(code.as_str(), own);
+        }
+        ProvinceView {
+            province: province.to_owned(),
+            as_of,
+            rows,
+            applicable: applicable_rows,
+            required,
+        }
+    }
+}
+
+impl ProvinceView<'_> {
+    /// The versions every commune of the province must post (before exemptions), by code.
+    pub fn required_versions(&self) -> impl Iterator<Item = &CatalogueVersion> {
+        self.required.iter().copied()
+    }
+}
+
+/// Evaluates one commune (`unit`) of the view's province on the view's date.
+pub fn evaluate(
+    unit: &str,
+    view: &ProvinceView<'_>,
+    postings: &[PostingFact],
+    exemptions: &[ExemptionFact],
+    rules: &ProvinceRules,
+    calendar: &Calendar,
+) -> Evaluation {
+    let as_of = view.as_of;
+    let ctx = Ctx {
+        unit,
+        as_of,
+        rules,
+        calendar,
+    };
+    let exempt: HashSet<&str> = exemptions
+        .iter()
+        .filter(|e| window_contains(e.valid_from, e.valid_to, as_of))
+        .map(|e| e.code.as_str())
+        .collect();
+    let posted: HashMap<(&str, PostingChannel), &PostingFact> = postings
+        .iter()
+        .map(|p| ((p.code.as_str(), p.channel), p))
+        .collect();
+    let required_channels: Vec<PostingChannel> = {
+        let mut c = rules.required_channels.clone();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let no_rows: Vec<&CatalogueVersion> = Vec::new();
+
+    let mut findings = Vec::new();
+    let mut matched: HashSet<(&str, PostingChannel)> = HashSet::new();
+    let mut summary = Summary::default();
+    let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
+
+    // Required procedures, channel by channel.
+    for current in view.required.iter().copied() {
+        let code = current.code.as_str();
+        if exempt.contains(code) {
+            continue;
+        }
+        let rows = view.rows.get(code).unwrap_or(&no_rows);
+        summary.required_procedures += 1;
+        let sector = sectors
+            .entry(current.sector_code.clone())
+            .or_insert_with(|| SectorSummary {
+                sector_code: current.sector_code.clone(),
+                ..SectorSummary::default()
+            });
+        for &channel in &required_channels {
+            summary.required_pairs += 1;
+            sector.required_pairs += 1;
+            let key = (code, channel);
+            let Some(posting) = posted.get(&key) else {
+                sector.missing += 1;
+                findings.push(ctx.finding(
+                    FindingKind::Missing,
+                    code,
+                    channel,
+                    Some(current),
+                    None,
+                    Some(current.valid_from),
+                ));
+                continue;
+            };
+            matched.insert(key);
+            let version = posted_version(rows, posting);
+            if version.is_some_and(|v| v.id == current.id) {
+                summary.ok += 1;
+                sector.ok += 1;
+                let (due, _, _) = ctx.due(current.valid_from);
+                if posting.posted_on <= due {
+                    summary.timely += 1;
+                }
+                continue;
+            }
+            sector.outdated += 1;
+            let observed = Observed {
+                decision: posting.decision.clone(),
+                posted_on: posting.posted_on,
+                version_id: version.map(|v| v.id.clone()),
+            };
+            findings.push(ctx.finding(
+                FindingKind::Outdated,
+                code,
+                channel,
+                Some(current),
+                Some(observed),
+                Some(current.valid_from),
+            ));
+        }
+    }
+
+    // Postings that answer no requirement.
+    for posting in postings {
+        if matched.contains(&(posting.code.as_str(), posting.channel)) {
+            continue;
+        }
+        let rows = view.rows.get(posting.code.as_str()).unwrap_or(&no_rows);
+        let observed = Some(Observed {
+            decision: posting.decision.clone(),
+            posted_on: posting.posted_on,
+            version_id: None,
+        });
+        let channel = posting.channel;
+        let code = posting.code.as_str();
+        let finding = if rows.is_empty() {
+            ctx.finding(
+                FindingKind::UnknownProcedure,
+                code,
+                channel,
+                None,
+                observed,
+                None,
+            )
+        } else {
+            match view.applicable.get(code).copied() {
+                Some(v) if v.abolished => ctx.finding(
+                    FindingKind::MustRemove,
+                    code,
+                    channel,
+                    Some(v),
+                    observed,
+                    Some(v.valid_from),
+                ),
+                Some(v) => ctx.finding(
+                    FindingKind::NotApplicable,
+                    code,
+                    channel,
+                    Some(v),
+                    observed,
+                    None,
+                ),
+                None => {
+                    let first = rows.iter().copied().min_by_key(|r| r.valid_from);
+                    ctx.finding(FindingKind::Premature, code, channel, first, observed, None)
+                }
+            }
+        };
+        findings.push(finding);
+    }
+
+    findings.sort_by(|a, b| {
+        (a.severity, &a.procedure_code, a.channel, a.kind).cmp(&(
+            b.severity,
+            &b.procedure_code,
+            b.channel,
+            b.kind,
+        ))
+    });
+    summary.counts = FindingKind::ALL.iter().map(|k| (*k, 0)).collect();
+    for f in &findings {
+        *summary.counts.entry(f.kind).or_default() += 1;
+        if f.overdue {
+            summary.overdue += 1;
+        }
+    }
+    summary.completeness = percent(summary.ok, summary.required_pairs);
+    summary.timely_rate = percent(summary.timely, summary.required_pairs);
+    summary.by_sector = sectors
+        .into_values()
+        .map(|mut s| {
+            s.completeness = percent(s.ok, s.required_pairs);
+            s
+        })
+        .collect();
+    Evaluation { findings, summary }
+}
+
+#[cfg(test)]
+#[path = "gaps_tests.rs"]
+mod tests;
