@@ -234,6 +234,65 @@ impl Identity {
         }
     }
 
+    fn unit_is(&self, code: &str) -> bool {
+        self.unit.as_ref().is_some_and(|u| u.as_str() == code)
+    }
+
+    /// Reading a commune's postings and report: its officer, an auditor of its province or of
+    /// the country, an admin.
+    pub fn require_commune_read(&self, commune: &str, province: &str) -> Result<(), ApiError> {
+        let allowed = match self.role {
+            Role::Admin => true,
+            Role::Officer => self.unit_is(commune),
+            Role::Auditor => self.unit.is_none() || self.unit_is(province),
+            Role::Editor => false,
+        };
+        self.allowed(allowed, &format!("commune {commune}"))
+    }
+
+    /// Writing a commune's postings: its officer or an admin.
+    pub fn require_commune_write(&self, commune: &str) -> Result<(), ApiError> {
+        let allowed = match self.role {
+            Role::Admin => true,
+            Role::Officer => self.unit_is(commune),
+            Role::Auditor | Role::Editor => false,
+        };
+        self.allowed(allowed, &format!("the postings of commune {commune}"))
+    }
+
+    /// Reading a province's report: an auditor of that province or of the country, an admin.
+    pub fn require_province_read(&self, province: &str) -> Result<(), ApiError> {
+        let allowed = match self.role {
+            Role::Admin => true,
+            Role::Auditor => self.unit.is_none() || self.unit_is(province),
+            Role::Officer | Role::Editor => false,
+        };
+        self.allowed(allowed, &format!("province {province}"))
+    }
+
+    /// Reading across the country: a national auditor or an admin.
+    pub fn require_national_read(&self) -> Result<(), ApiError> {
+        let allowed =
+            matches!(self.role, Role::Admin) || (self.role == Role::Auditor && self.unit.is_none());
+        self.allowed(allowed, "the whole country")
+    }
+
+    fn allowed(&self, allowed: bool, what: &str) -> Result<(), ApiError> {
+        if allowed {
+            Ok(())
+        } else {
+            let unit = self
+                .unit
+                .as_ref()
+                .map(|u| format!(" of unit {u}"))
+                .unwrap_or_default();
+            Err(ApiError::Forbidden(format!(
+                "a token for a {}{unit} has no access to {what}",
+                self.role.as_str()
+            )))
+        }
+    }
+
     /// The system actor, for start-up seeding and CLI imports.
     pub fn system() -> Self {
         Identity {

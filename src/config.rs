@@ -14,7 +14,8 @@
 //! | `NIEMYET_WORKERS` | HTTP worker threads | number of cores |
 //! | `NIEMYET_DB_POOL_SIZE` | connections in the pool | 8 |
 //! | `NIEMYET_DB_TIMEOUT_SECS` | wait for a pooled connection before answering 503 | 5 |
-//! | `NIEMYET_SEED` | load the bundled units and catalogue into an empty database | `true` |
+//! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
+//! | `NIEMYET_DEMO` | with seeding: demo postings for four communes and demo decisions | `true` |
 //! | `NIEMYET_LOG_FORMAT` | `text` or `json` | `text` |
 //! | `RUST_LOG` | log filter | `info` |
 
@@ -84,6 +85,7 @@ pub struct Settings {
     pub workers: usize,
     pub pool: PoolSettings,
     pub seed: bool,
+    pub demo: bool,
     pub log_format: LogFormat,
 }
 
@@ -139,15 +141,15 @@ impl Settings {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u64)
             .unwrap_or(2);
-        let seed = match get("NIEMYET_SEED").as_deref() {
-            None | Some("true") | Some("1") | Some("yes") => true,
-            Some("false") | Some("0") | Some("no") => false,
-            Some(other) => {
-                return Err(ConfigError(format!(
-                    "NIEMYET_SEED must be true or false, not `{other}`"
-                )));
-            }
+        let flag = |key: &str| match get(key).as_deref() {
+            None | Some("true") | Some("1") | Some("yes") => Ok(true),
+            Some("false") | Some("0") | Some("no") => Ok(false),
+            Some(other) => Err(ConfigError(format!(
+                "{key} must be true or false, not `{other}`"
+            ))),
         };
+        let seed = flag("NIEMYET_SEED")?;
+        let demo = flag("NIEMYET_DEMO")?;
         let log_format = match get("NIEMYET_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -179,6 +181,7 @@ impl Settings {
                 connect_timeout: Duration::from_secs(number("NIEMYET_DB_TIMEOUT_SECS", 5, 1, 300)?),
             },
             seed,
+            demo,
             log_format,
         })
     }

@@ -21,6 +21,9 @@ use utoipa_actix_web::AppExt;
     tags(
         (name = "catalogue", description = "Procedures, sectors and the decisions that announce them"),
         (name = "units", description = "Provinces and communes"),
+        (name = "postings", description = "What each commune has posted, at its counter and on its web page"),
+        (name = "reports", description = "Gap reports: a commune, a province, the country, a decision's impact"),
+        (name = "settings", description = "Exemptions, public holidays and province settings"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

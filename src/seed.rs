@@ -63,3 +63,255 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
     }
     Ok(report)
 }
+
+pub const HOLIDAYS_CSV: &str = include_str!("../data/holidays-vn.csv");
+
+/// Loads the bundled public holidays into an empty holiday table.
+pub fn seed_holidays_if_empty(conn: &mut DbConnection) -> Result<usize, ApiError> {
+    use crate::repo::postings::{HolidayRow, count_holidays, replace_holidays};
+    if count_holidays(conn)? > 0 {
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for line in HOLIDAYS_CSV
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+    {
+        let (day, name) = line
+            .split_once(',')
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad holiday line `{line}`")))?;
+        let day: NaiveDate = day.parse().map_err(ApiError::internal)?;
+        rows.push(HolidayRow {
+            day,
+            name: name.to_owned(),
+        });
+    }
+    crate::db::write_tx(conn, crate::db::WriteLock::Reference, |conn| {
+        replace_holidays(conn, &rows)?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(rows.len())
+}
+
+/// The demo decisions' numbers; their presence marks a database that has the demo.
+pub const DEMO_AMENDMENT: &str = "2468/QĐ-BTP";
+pub const DEMO_ABOLITION: &str = "1357/QĐ-BCA";
+pub const DEMO_PROVINCIAL: &str = "85/QĐ-UBND";
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap_or_default()
+}
+
+/// Demo postings for four real communes, with decisions that change what they posted, so that a
+/// fresh start shows a real report at once. Runs only on a database without postings.
+///
+/// - Xã Thanh Bình (30130, Đồng Tháp) posted everything on both channels on time in July 2025;
+/// - Xã Ia Grai (23764, Gia Lai) posted its counter late and 70% of its web page;
+/// - Xã Phú Xuyên (10273, Hà Nội) posted 85% at the counter, half on its web page, one code the
+///   catalogue does not know and one under a wrong decision number;
+/// - Xã Mỹ Đức (10441, Hà Nội) posted 40% at the counter and nothing on its web page.
+///
+/// Then: decision 2468/QĐ-BTP amends two civil-status procedures from 2026-10-01, 1357/QĐ-BCA
+/// abolishes a residence procedure from 2026-11-02, and Hà Nội's 85/QĐ-UBND sets its own fees
+/// for permanent residence registration from 2026-08-03. Every demo decision says so in its title.
+pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
+    use crate::domain::catalogue::{ContentPatch, ItemAction, ItemInput, Scope};
+    use crate::domain::codes::{DecisionNumber, ProcedureCode, UnitCode};
+    use crate::domain::gaps::PostingChannel;
+    use crate::services::catalogue::{DecisionInput, create_decision};
+    use crate::services::postings::{PostingInput, WriteContext, replace_inventory};
+
+    if crate::repo::postings::count(conn)? > 0
+        || crate::repo::catalogue::decision_number_taken(
+            conn,
+            &crate::domain::codes::normalize_decision_number(DEMO_AMENDMENT),
+            "national",
+        )?
+    {
+        return Ok(false);
+    }
+    for unit in ["30130", "23764", "10273", "10441"] {
+        if crate::repo::units::get(conn, unit)?.is_none() {
+            return Ok(false);
+        }
+    }
+    let system = Identity::system();
+    let start = two_tier_start();
+    let catalogue = crate::services::reports::load_catalogue(conn, None)?;
+    let view = catalogue.for_province("82", start);
+    let required: Vec<(String, Option<String>, String)> = view
+        .required_versions()
+        .map(|v| {
+            (
+                v.code.clone(),
+                v.announced_by.clone(),
+                v.sector_code.clone(),
+            )
+        })
+        .collect();
+    if required.len() < 20 {
+        return Ok(false);
+    }
+    let code =
+        |s: &str| ProcedureCode::parse(s).map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)));
+    let number =
+        |s: &str| DecisionNumber::parse(s).map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)));
+    let has = |c: &str| required.iter().any(|(code, _, _)| code == c);
+
+    let inventory =
+        |pick: &dyn Fn(usize, PostingChannel) -> Option<&'static str>| -> Vec<PostingInput> {
+            let mut out = Vec::new();
+            for (i, (c, decision, _)) in required.iter().enumerate() {
+                for channel in PostingChannel::ALL {
+                    if let (Some(day), Ok(code)) = (pick(i, channel), ProcedureCode::parse(c)) {
+                        out.push(PostingInput {
+                            code,
+                            channel,
+                            decision: decision.clone().unwrap_or_else(|| "không rõ".into()),
+                            posted_on: d(day),
+                            evidence_url: None,
+                            photo_ref: Some(format!("anh-niem-yet-{}-{}", channel.as_str(), i + 1)),
+                            note: None,
+                        });
+                    }
+                }
+            }
+            out
+        };
+    let thanh_binh = inventory(&|_, _| Some("2025-07-03"));
+    let ia_grai = inventory(&|i, ch| match ch {
+        PostingChannel::Counter => Some("2025-07-10"),
+        PostingChannel::Portal => (i % 10 < 7).then_some("2025-07-07"),
+    });
+    let mut phu_xuyen = inventory(&|i, ch| match ch {
+        PostingChannel::Counter => (i % 20 >= 3).then_some("2025-08-15"),
+        PostingChannel::Portal => (i % 2 == 0).then_some("2025-08-15"),
+    });
+    phu_xuyen.push(PostingInput {
+        code: code("1.999999")?,
+        channel: PostingChannel::Counter,
+        decision: "12/QĐ-UBND".into(),
+        posted_on: d("2025-08-15"),
+        evidence_url: None,
+        photo_ref: None,
+        note: Some("Thủ tục do xã tự soạn, không có trong danh mục".into()),
+    });
+    if let Some(p) = phu_xuyen
+        .iter_mut()
+        .find(|p| p.channel == PostingChannel::Counter)
+    {
+        p.decision = "99/QĐ-BTP".into();
+    }
+    let my_duc =
+        inventory(&|i, ch| (ch == PostingChannel::Counter && i % 5 < 2).then_some("2025-09-05"));
+
+    for (unit, posted, on) in [
+        ("30130", &thanh_binh, "2025-07-03"),
+        ("23764", &ia_grai, "2025-07-10"),
+        ("10273", &phu_xuyen, "2025-08-15"),
+        ("10441", &my_duc, "2025-09-05"),
+    ] {
+        replace_inventory(
+            conn,
+            unit,
+            posted,
+            d(on),
+            WriteContext {
+                actor: &system,
+                if_match: None,
+                request_id: None,
+            },
+        )?;
+    }
+
+    let note = "Dữ liệu minh họa (demo) của niemyet";
+    if has("1.001193") && has("1.000656") {
+        let amended_documents = ContentPatch {
+            documents: Some("Tờ khai đăng ký theo mẫu mới; giấy tờ tùy thân; giấy tờ chứng minh nơi cư trú (bản điện tử được chấp nhận)".into()),
+            legal_basis: Some("Luật Hộ tịch số 60/2014/QH13; Nghị định hướng dẫn sửa đổi năm 2026".into()),
+            ..ContentPatch::default()
+        };
+        create_decision(
+            conn,
+            DecisionInput {
+                number: number(DEMO_AMENDMENT)?,
+                issuer: "Bộ Tư pháp".into(),
+                scope: Scope::National,
+                signed_on: d("2026-09-15"),
+                title: Some(format!("{note}: sửa đổi thủ tục hộ tịch cấp xã")),
+                items: ["1.001193", "1.000656"]
+                    .into_iter()
+                    .map(|c| {
+                        Ok(ItemInput {
+                            action: ItemAction::Amended,
+                            code: code(c)?,
+                            effective_on: d("2026-10-01"),
+                            patch: Some(amended_documents.clone()),
+                        })
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+            },
+            &system,
+            None,
+        )?;
+    }
+    let residence: Vec<&String> = required
+        .iter()
+        .filter(|(c, _, sector)| sector == "dang-ky-quan-ly-cu-tru" && c != "1.004222")
+        .map(|(c, _, _)| c)
+        .collect();
+    if let Some(abolished) = residence.first() {
+        create_decision(
+            conn,
+            DecisionInput {
+                number: number(DEMO_ABOLITION)?,
+                issuer: "Bộ Công an".into(),
+                scope: Scope::National,
+                signed_on: d("2026-10-20"),
+                title: Some(format!("{note}: bãi bỏ thủ tục cư trú cấp xã")),
+                items: vec![ItemInput {
+                    action: ItemAction::Abolished,
+                    code: code(abolished)?,
+                    effective_on: d("2026-11-02"),
+                    patch: None,
+                }],
+            },
+            &system,
+            None,
+        )?;
+    }
+    if has("1.004222") {
+        let hanoi =
+            UnitCode::province("01").map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)))?;
+        let fees = crate::domain::catalogue::Channel {
+            method: crate::domain::catalogue::Method::Direct,
+            time_value: Some(5.0),
+            time_unit: Some(crate::domain::catalogue::TimeUnit::WorkingDays),
+            fee_vnd: Some(15_000),
+            fee_and_notes: Some("15.000 đồng (Nghị quyết của HĐND thành phố Hà Nội)".into()),
+        };
+        create_decision(
+            conn,
+            DecisionInput {
+                number: number(DEMO_PROVINCIAL)?,
+                issuer: "UBND thành phố Hà Nội".into(),
+                scope: Scope::Province(hanoi),
+                signed_on: d("2026-07-20"),
+                title: Some(format!("{note}: lệ phí đăng ký thường trú tại Hà Nội")),
+                items: vec![ItemInput {
+                    action: ItemAction::Amended,
+                    code: code("1.004222")?,
+                    effective_on: d("2026-08-03"),
+                    patch: Some(ContentPatch {
+                        channels: Some(vec![fees]),
+                        ..ContentPatch::default()
+                    }),
+                }],
+            },
+            &system,
+            None,
+        )?;
+    }
+    Ok(true)
+}

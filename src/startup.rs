@@ -19,26 +19,45 @@ pub struct Application {
     server: Server,
 }
 
+/// What start-up loads into an empty database.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedOptions {
+    /// The bundled units, catalogue and holidays.
+    pub data: bool,
+    /// Demo postings and decisions (only with `data`).
+    pub demo: bool,
+}
+
 /// Migrates the database and, if enabled, loads the bundled data into an empty one.
-pub fn prepare_database(pool: &db::DbPool, seed_data: bool) -> anyhow::Result<()> {
+pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<()> {
     let mut conn = db::get_conn(pool)?;
     let applied = db::run_migrations(&mut conn)?;
     if applied > 0 {
         tracing::info!(applied, "migrations applied");
     }
-    if seed_data {
-        let report =
-            seed::seed_if_empty(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
-        if let Some(u) = report.units {
-            tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
-        }
-        if let Some(c) = report.catalogue {
-            tracing::info!(
-                created = c.created,
-                problems = c.skipped,
-                "bundled catalogue loaded"
-            );
-        }
+    if !seed.data {
+        return Ok(());
+    }
+    let failed = |what: &'static str| {
+        move |e: crate::error::ApiError| anyhow::anyhow!("seeding {what} failed: {e:?}")
+    };
+    let report = seed::seed_if_empty(&mut conn).map_err(failed("units and catalogue"))?;
+    if let Some(u) = report.units {
+        tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
+    }
+    if let Some(c) = report.catalogue {
+        tracing::info!(
+            created = c.created,
+            problems = c.skipped,
+            "bundled catalogue loaded"
+        );
+    }
+    let holidays = seed::seed_holidays_if_empty(&mut conn).map_err(failed("holidays"))?;
+    if holidays > 0 {
+        tracing::info!(holidays, "bundled holidays loaded");
+    }
+    if seed.demo && seed::seed_demo_if_empty(&mut conn).map_err(failed("the demo"))? {
+        tracing::info!("demo postings and decisions loaded (NIEMYET_DEMO=false leaves them out)");
     }
     Ok(())
 }
@@ -50,9 +69,11 @@ impl Application {
         tracing::info!(database = %settings.database.redacted(), "opening database");
         {
             let pool = pool.clone();
-            let seed_data = settings.seed;
-            actix_web::rt::task::spawn_blocking(move || prepare_database(&pool, seed_data))
-                .await??;
+            let seed = SeedOptions {
+                data: settings.seed,
+                demo: settings.demo,
+            };
+            actix_web::rt::task::spawn_blocking(move || prepare_database(&pool, seed)).await??;
         }
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;

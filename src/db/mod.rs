@@ -189,8 +189,10 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
 pub enum WriteLock {
     /// Decisions, imports and sectors: the catalogue changes one decision at a time.
     Catalogue,
-    /// Reference data: units and the like.
+    /// Reference data: units, holidays, province settings.
     Reference,
+    /// One commune's postings and exemptions (the number is its code).
+    Commune(u32),
 }
 
 impl WriteLock {
@@ -198,7 +200,13 @@ impl WriteLock {
         match self {
             WriteLock::Catalogue => 0x6e69_656d_0001,
             WriteLock::Reference => 0x6e69_656d_0002,
+            WriteLock::Commune(code) => 0x6e69_0000_0000 + i64::from(code),
         }
+    }
+
+    /// The lock of one commune's records.
+    pub fn commune(code: &str) -> Self {
+        WriteLock::Commune(code.parse().unwrap_or(0))
     }
 }
 

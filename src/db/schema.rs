@@ -111,6 +111,54 @@ diesel::joinable!(procedure_versions -> decisions (decision_id));
 diesel::joinable!(procedure_versions -> sectors (sector_code));
 diesel::joinable!(decision_items -> decisions (decision_id));
 
+diesel::table! {
+    postings (id) {
+        id -> Text,
+        unit_code -> Text,
+        procedure_code -> Text,
+        channel -> Text,
+        decision_number -> Text,
+        decision_number_norm -> Text,
+        posted_on -> Date,
+        removed_on -> Nullable<Date>,
+        evidence_url -> Nullable<Text>,
+        photo_ref -> Nullable<Text>,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    holidays (day) {
+        day -> Date,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    province_settings (province_code) {
+        province_code -> Text,
+        deadline_working_days -> Integer,
+        required_channels -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exemptions (id) {
+        id -> Text,
+        unit_code -> Text,
+        procedure_code -> Text,
+        reason -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     sectors,
@@ -119,4 +167,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     procedure_versions,
     decision_items,
     audit_log,
+    postings,
+    holidays,
+    province_settings,
+    exemptions,
 );

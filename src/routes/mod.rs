@@ -3,9 +3,13 @@
 
 pub mod catalogue;
 pub mod decisions;
+pub mod export;
 pub mod health;
+pub mod postings;
 pub mod procedures;
+pub mod reports;
 pub mod sectors;
+pub mod settings;
 pub mod units;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -37,7 +41,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(decisions::list_decisions)
             .service(decisions::get_decision)
             .service(decisions::create_decision)
-            .service(catalogue::import_catalogue),
+            .service(catalogue::import_catalogue)
+            .service(postings::list_postings)
+            .service(postings::put_postings)
+            .service(postings::put_posting)
+            .service(postings::delete_posting)
+            .service(reports::get_commune_report)
+            .service(reports::get_province_report)
+            .service(reports::get_national_report)
+            .service(reports::get_decision_impact)
+            .service(settings::list_exemptions)
+            .service(settings::create_exemption)
+            .service(settings::delete_exemption)
+            .service(settings::get_holidays)
+            .service(settings::put_holidays)
+            .service(settings::get_province_settings)
+            .service(settings::put_province_settings),
     );
 }
 

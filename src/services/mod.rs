@@ -2,6 +2,8 @@
 //! Shared by the HTTP handlers, the CLI and start-up seeding.
 
 pub mod catalogue;
+pub mod postings;
+pub mod reports;
 pub mod units;
 
 use std::io::Read;

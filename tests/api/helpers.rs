@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use niemyet::auth::{JwtKeys, Role};
 use niemyet::config::{Environment, Settings};
 use niemyet::db::{self, DatabaseUrl, DbPool, PoolSettings};
-use niemyet::startup::{Application, prepare_database};
+use niemyet::startup::{Application, SeedOptions, prepare_database};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -162,19 +162,24 @@ fn pool_for(url: &DatabaseUrl) -> DbPool {
     db::build_pool(url, &settings).unwrap_or_else(|e| panic!("pool: {e}"))
 }
 
-fn sqlite_template() -> PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+fn sqlite_template(demo: bool) -> PathBuf {
+    static TEMPLATES: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
     static LOCK: Mutex<()> = Mutex::new(());
-    TEMPLATE
+    TEMPLATES[usize::from(demo)]
         .get_or_init(|| {
             let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("niemyet-templates");
             std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-            let path = dir.join(format!("template-{}.db", template_key()));
+            let key = template_key();
+            let path = dir.join(format!(
+                "template-{key}-{}.db",
+                if demo { "demo" } else { "plain" }
+            ));
             if !path.exists() {
                 // Older templates are stale now.
                 for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                    if entry.file_name().to_string_lossy().starts_with("template-") {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with("template-") && !name.contains(&key) {
                         let _ = std::fs::remove_file(entry.path());
                     }
                 }
@@ -182,7 +187,8 @@ fn sqlite_template() -> PathBuf {
                 let packed = dir.join(format!("packed-{}.db", uuid::Uuid::new_v4()));
                 {
                     let pool = pool_for(&DatabaseUrl::parse(&building.to_string_lossy()));
-                    prepare_database(&pool, true).unwrap_or_else(|e| panic!("template: {e:#}"));
+                    prepare_database(&pool, SeedOptions { data: true, demo })
+                        .unwrap_or_else(|e| panic!("template: {e:#}"));
                     let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
                     // A consistent single-file copy, whatever the WAL holds.
                     conn.batch_execute(&format!("VACUUM INTO '{}'", packed.display()))
@@ -198,11 +204,12 @@ fn sqlite_template() -> PathBuf {
         .clone()
 }
 
-fn postgres_template(admin_url: &str) -> String {
-    static TEMPLATE: OnceLock<String> = OnceLock::new();
-    TEMPLATE
+fn postgres_template(admin_url: &str, demo: bool) -> String {
+    static TEMPLATES: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    TEMPLATES[usize::from(demo)]
         .get_or_init(|| {
-            let name = format!("niemyet_tpl_{}", template_key());
+            let key = template_key();
+            let name = format!("niemyet_tpl_{key}_{}", if demo { "demo" } else { "plain" });
             let mut admin =
                 PgConnection::establish(admin_url).unwrap_or_else(|e| panic!("{admin_url}: {e}"));
             // One builder at a time, across test processes too.
@@ -217,6 +224,7 @@ fn postgres_template(admin_url: &str) -> String {
             if !exists {
                 let stale: Vec<String> = pg_database::table
                     .filter(pg_database::datname.like("niemyet_tpl_%"))
+                    .filter(pg_database::datname.not_like(format!("niemyet_tpl_{key}%")))
                     .select(pg_database::datname)
                     .load(&mut admin)
                     .unwrap_or_default();
@@ -235,7 +243,8 @@ fn postgres_template(admin_url: &str) -> String {
                 }
                 {
                     let pool = pool_for(&DatabaseUrl::parse(&with_database(admin_url, &building)));
-                    prepare_database(&pool, true).unwrap_or_else(|e| panic!("template: {e:#}"));
+                    prepare_database(&pool, SeedOptions { data: true, demo })
+                        .unwrap_or_else(|e| panic!("template: {e:#}"));
                 }
                 admin
                     .batch_execute(&format!(
@@ -265,6 +274,7 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         ("NIEMYET_WORKERS".into(), "2".into()),
         ("NIEMYET_DB_POOL_SIZE".into(), "4".into()),
         ("NIEMYET_JWT_SECRET".into(), TEST_SECRET.into()),
+        ("NIEMYET_DEMO".into(), "false".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(key, _)| key != k);
@@ -275,10 +285,10 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
 }
 
 /// A fresh database (copied from the template) and the URL to reach it.
-fn fresh_database() -> (String, Cleanup) {
+fn fresh_database(demo: bool) -> (String, Cleanup) {
     match backend_url() {
         Some(admin_url) => {
-            let template = postgres_template(&admin_url);
+            let template = postgres_template(&admin_url, demo);
             let name = format!("niemyet_test_{}", uuid::Uuid::new_v4().simple());
             let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| panic!("{e}"));
             admin
@@ -292,7 +302,7 @@ fn fresh_database() -> (String, Cleanup) {
             )
         }
         None => {
-            let template = sqlite_template();
+            let template = sqlite_template(demo);
             let dir = std::env::temp_dir().join(format!("niemyet-test-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
             let path = dir.join("niemyet.db");
@@ -311,9 +321,18 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
+    /// Spawns over a database that also holds the demo postings and decisions.
+    pub async fn spawn_demo() -> TestApp {
+        Self::spawn_from(true, &[]).await
+    }
+
     /// Spawns with extra environment variables (e.g. other JWT settings).
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
-        let (url, cleanup) = fresh_database();
+        Self::spawn_from(false, extra).await
+    }
+
+    async fn spawn_from(demo: bool, extra: &[(&str, &str)]) -> TestApp {
+        let (url, cleanup) = fresh_database(demo);
         let settings = test_settings(&url, extra);
         let keys = JwtKeys::from_settings(&settings.jwt, Environment::Development)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -379,6 +398,31 @@ impl TestApp {
         self.send(request).await
     }
 
+    pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Reply {
+        let mut request = self.client.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    /// GET with a token, expecting 200 JSON.
+    pub async fn get_as(&self, path: &str, token: &str) -> Value {
+        let reply = self
+            .send(self.client.get(self.url(path)).bearer_auth(token))
+            .await;
+        assert_eq!(reply.status, 200, "GET {path}: {}", reply.text());
+        reply.json()
+    }
+
     pub async fn post_bytes(
         &self,
         path: &str,
@@ -425,6 +469,25 @@ impl TestApp {
         counts.insert(
             "audit_log",
             count(audit_log::table.count().get_result(conn)),
+        );
+        counts.insert("postings", count(postings::table.count().get_result(conn)));
+        counts.insert(
+            "open_postings",
+            count(
+                postings::table
+                    .filter(postings::removed_on.is_null())
+                    .count()
+                    .get_result(conn),
+            ),
+        );
+        counts.insert(
+            "exemptions",
+            count(exemptions::table.count().get_result(conn)),
+        );
+        counts.insert("holidays", count(holidays::table.count().get_result(conn)));
+        counts.insert(
+            "province_settings",
+            count(province_settings::table.count().get_result(conn)),
         );
         counts
     }

@@ -8,6 +8,8 @@ mod health;
 mod helpers;
 mod import;
 mod openapi;
+mod postings;
 mod procedures;
+mod reports;
 mod sectors;
 mod units;

@@ -1,0 +1,4 @@
+DROP TABLE exemptions;
+DROP TABLE province_settings;
+DROP TABLE holidays;
+DROP TABLE postings;

@@ -1,0 +1,398 @@
+//! Gap reports: a commune, a province, the country, and a decision's impact, each in JSON, CSV
+//! or XLSX.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::export::{Cell, Format, Table, negotiate, respond};
+use super::postings::{commune_code, today};
+use crate::auth::{Identity, Role};
+use crate::db::Db;
+use crate::domain::codes::UnitCode;
+use crate::error::{ApiError, Problem};
+use crate::services::reports::{
+    self as service, CommuneReport, DecisionImpact, NationalReport, ProvinceReport,
+    commune_and_province,
+};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// The date the report is for (default today).
+    pub as_of: Option<NaiveDate>,
+    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+fn commune_table(r: &CommuneReport) -> Table {
+    Table {
+        sheet: "Findings",
+        columns: vec![
+            "commune_code",
+            "commune_name",
+            "as_of",
+            "finding_id",
+            "kind",
+            "severity",
+            "procedure_code",
+            "procedure_name",
+            "sector",
+            "channel",
+            "expected_decision",
+            "expected_effective_on",
+            "observed_decision",
+            "observed_posted_on",
+            "changed_fields",
+            "due_on",
+            "overdue",
+            "days_overdue",
+        ],
+        rows: r
+            .findings
+            .iter()
+            .map(|f| {
+                let f2 = &f.finding;
+                vec![
+                    Cell::from(r.commune.code.as_str()),
+                    Cell::from(r.commune.name.as_str()),
+                    Cell::from(r.as_of),
+                    Cell::from(f2.id.as_str()),
+                    Cell::from(f2.kind.as_str()),
+                    Cell::from(format!("{:?}", f2.severity).to_lowercase()),
+                    Cell::from(f2.procedure_code.as_str()),
+                    Cell::from(f2.procedure_name.clone()),
+                    Cell::from(f.sector_name.clone()),
+                    Cell::from(f2.channel.as_str()),
+                    Cell::from(f2.expected.as_ref().and_then(|e| e.decision.clone())),
+                    Cell::from(f2.expected.as_ref().map(|e| e.effective_on)),
+                    Cell::from(f2.observed.as_ref().map(|o| o.decision.clone())),
+                    Cell::from(f2.observed.as_ref().map(|o| o.posted_on)),
+                    Cell::from(f2.changed_fields.join(" ")),
+                    Cell::from(f2.due_on),
+                    Cell::from(f2.overdue),
+                    Cell::from(f2.days_overdue),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// A commune's report (its officer, an auditor of its province or of the country, an admin):
+/// every finding, its deadline, and completeness by sector.
+#[utoipa::path(
+    tag = "reports",
+    params(("code" = String, Path, description = "Commune code", example = "30130"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per finding", 
+         content((CommuneReport = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/communes/{code}/report")]
+pub async fn get_commune_report(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let code = commune_code(&path.into_inner())?;
+    if identity.role == Role::Officer {
+        identity.require_commune_read(code.as_str(), "")?;
+    }
+    let as_of = query.as_of.unwrap_or_else(today);
+    let unit = code.as_str().to_owned();
+    let checker = identity.clone();
+    let report = db
+        .run(move |conn| {
+            let (_, province) = commune_and_province(conn, &unit)?;
+            checker.require_commune_read(&unit, &province.code)?;
+            service::commune_report(conn, &unit, as_of)
+        })
+        .await?;
+    let format = negotiate(&req, query.format);
+    respond(
+        format,
+        &report,
+        || commune_table(&report),
+        &format!("niemyet-{}-{}", code, as_of),
+    )
+}
+
+fn province_table(r: &ProvinceReport) -> Table {
+    Table {
+        sheet: "Communes",
+        columns: vec![
+            "province_code",
+            "as_of",
+            "commune_code",
+            "commune_name",
+            "required_pairs",
+            "ok",
+            "completeness",
+            "missing",
+            "outdated",
+            "must_remove",
+            "other",
+            "overdue",
+            "timely_rate",
+        ],
+        rows: r
+            .communes
+            .iter()
+            .map(|c| {
+                vec![
+                    Cell::from(r.province.code.as_str()),
+                    Cell::from(r.as_of),
+                    Cell::from(c.code.as_str()),
+                    Cell::from(c.name.as_str()),
+                    Cell::from(c.required_pairs),
+                    Cell::from(c.ok),
+                    Cell::from(c.completeness),
+                    Cell::from(c.missing),
+                    Cell::from(c.outdated),
+                    Cell::from(c.must_remove),
+                    Cell::from(c.other),
+                    Cell::from(c.overdue),
+                    Cell::from(c.timely_rate),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// A province's report (an auditor of the province or of the country, an admin): a row per
+/// commune, worst first, and each sector's coverage across the province.
+#[utoipa::path(
+    tag = "reports",
+    params(("code" = String, Path, description = "Province code", example = "79"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per commune", 
+         content((ProvinceReport = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/provinces/{code}/report")]
+pub async fn get_province_report(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let code = UnitCode::province(&path.into_inner())
+        .map_err(|e| ApiError::validation_one("code", e.0))?;
+    identity.require_province_read(code.as_str())?;
+    let as_of = query.as_of.unwrap_or_else(today);
+    let province = code.as_str().to_owned();
+    let report = db
+        .run(move |conn| service::province_report(conn, &province, as_of))
+        .await?;
+    let format = negotiate(&req, query.format);
+    respond(
+        format,
+        &report,
+        || province_table(&report),
+        &format!("niemyet-{}-{}", code, as_of),
+    )
+}
+
+fn national_table(r: &NationalReport) -> Table {
+    Table {
+        sheet: "Provinces",
+        columns: vec![
+            "as_of",
+            "province_code",
+            "province_name",
+            "communes",
+            "incomplete_communes",
+            "required_pairs",
+            "ok",
+            "completeness",
+            "missing",
+            "outdated",
+            "must_remove",
+            "overdue",
+            "timely_rate",
+        ],
+        rows: r
+            .provinces
+            .iter()
+            .map(|p| {
+                let n = |k| p.totals.counts.get(&k).copied().unwrap_or(0);
+                use crate::domain::gaps::FindingKind as K;
+                vec![
+                    Cell::from(r.as_of),
+                    Cell::from(p.code.as_str()),
+                    Cell::from(p.name.as_str()),
+                    Cell::from(p.totals.communes),
+                    Cell::from(p.incomplete_communes),
+                    Cell::from(p.totals.required_pairs),
+                    Cell::from(p.totals.ok),
+                    Cell::from(p.totals.completeness),
+                    Cell::from(n(K::Missing)),
+                    Cell::from(n(K::Outdated)),
+                    Cell::from(n(K::MustRemove)),
+                    Cell::from(p.totals.overdue),
+                    Cell::from(p.totals.timely_rate),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The national report (a national auditor, an admin): a row per province, worst first.
+#[utoipa::path(
+    tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per province", 
+         content((NationalReport = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/reports/national")]
+pub async fn get_national_report(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_national_read()?;
+    let as_of = query.as_of.unwrap_or_else(today);
+    let report = db
+        .run(move |conn| service::national_report(conn, as_of))
+        .await?;
+    let format = negotiate(&req, query.format);
+    respond(
+        format,
+        &report,
+        || national_table(&report),
+        &format!("niemyet-national-{as_of}"),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactQuery {
+    /// Only this province's communes (an auditor of a province always gets its own).
+    pub province: Option<String>,
+    /// The date the impact is read for (default today).
+    pub as_of: Option<NaiveDate>,
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+fn impact_table(r: &DecisionImpact) -> Table {
+    Table {
+        sheet: "Impact",
+        columns: vec![
+            "decision",
+            "as_of",
+            "province_code",
+            "commune_code",
+            "commune_name",
+            "procedure_code",
+            "procedure_name",
+            "channel",
+            "kind",
+            "due_on",
+            "overdue",
+        ],
+        rows: r
+            .rows
+            .iter()
+            .map(|i| {
+                vec![
+                    Cell::from(r.decision_number.as_str()),
+                    Cell::from(r.as_of),
+                    Cell::from(i.province_code.as_str()),
+                    Cell::from(i.commune_code.as_str()),
+                    Cell::from(i.commune_name.as_str()),
+                    Cell::from(i.procedure_code.as_str()),
+                    Cell::from(i.procedure_name.clone()),
+                    Cell::from(i.channel.as_str()),
+                    Cell::from(i.kind.as_str()),
+                    Cell::from(i.due_on),
+                    Cell::from(i.overdue),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// A decision's impact (an auditor, an admin): the communes that have not yet posted what the
+/// decision introduced, or still post what it abolished.
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = String, Path, description = "Decision id"), ImpactQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per pending posting", 
+         content((DecisionImpact = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/decisions/{id}/impact")]
+pub async fn get_decision_impact(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    query: web::Query<ImpactQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let query = query.into_inner();
+    let province = query
+        .province
+        .as_deref()
+        .map(UnitCode::province)
+        .transpose()
+        .map_err(|e| ApiError::validation_one("province", e.0))?
+        .map(|p| p.as_str().to_owned());
+    // A provincial auditor sees its own province; others may ask for any, or for all.
+    let province = match (&identity.role, &identity.unit, province) {
+        (Role::Auditor, Some(unit), None) => Some(unit.as_str().to_owned()),
+        (_, _, p) => p,
+    };
+    match &province {
+        Some(p) => identity.require_province_read(p)?,
+        None => identity.require_national_read()?,
+    }
+    let as_of = query.as_of.unwrap_or_else(today);
+    let report = db
+        .run(move |conn| {
+            super::check_province(conn, province.as_deref())?;
+            service::decision_impact(conn, &id, province.as_deref(), as_of)
+        })
+        .await?;
+    let format = negotiate(&req, query.format);
+    let name = format!("niemyet-impact-{}", as_of);
+    respond(format, &report, || impact_table(&report), &name)
+}

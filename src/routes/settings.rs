@@ -1,0 +1,587 @@
+//! Exemptions, public holidays and province settings: the data the deadlines and the required
+//! set depend on. Written by admins only.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::postings::commune_code;
+use super::request_id;
+use crate::auth::{Identity, Role};
+use crate::db::{Db, WriteLock, write_tx};
+use crate::domain::codes::{ProcedureCode, UnitCode};
+use crate::domain::gaps::PostingChannel;
+use crate::domain::text;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::repo::audit::{self, AuditEvent};
+use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow, SettingsRow};
+use crate::services::postings::check_if_match;
+use crate::services::reports::{commune_and_province, rules_from};
+
+fn etag_of(parts: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for p in parts {
+        hasher.update(p.as_bytes());
+        hasher.update([0]);
+    }
+    format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
+}
+
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A procedure a commune need not post.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Exemption {
+    pub id: String,
+    pub commune: String,
+    pub procedure_code: String,
+    pub reason: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<ExemptionRow> for Exemption {
+    fn from(r: ExemptionRow) -> Self {
+        Exemption {
+            id: r.id,
+            commune: r.unit_code,
+            procedure_code: r.procedure_code,
+            reason: r.reason,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+            created_by: r.created_by,
+            created_at: r.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExemptionList {
+    pub commune: String,
+    pub items: Vec<Exemption>,
+}
+
+/// The commune's exemptions (whoever may read its report).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Commune code", example = "23764")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ExemptionList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/communes/{code}/exemptions")]
+pub async fn list_exemptions(
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = commune_code(&path.into_inner())?;
+    let unit = code.as_str().to_owned();
+    let rows = db
+        .run(move |conn| {
+            let (_, province) = commune_and_province(conn, &unit)?;
+            identity.require_commune_read(&unit, &province.code)?;
+            Ok(repo::exemptions_for_unit(conn, &unit)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ExemptionList {
+        commune: code.to_string(),
+        items: rows.into_iter().map(Exemption::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewExemption {
+    #[schema(example = "1.000080")]
+    pub procedure_code: String,
+    /// Why the commune need not post it.
+    #[validate(length(min = 1, max = 1000))]
+    #[schema(
+        example = "Xã không thuộc khu vực biên giới",
+        min_length = 1,
+        max_length = 1000
+    )]
+    pub reason: String,
+    pub valid_from: NaiveDate,
+    /// Exclusive end; absent for open-ended.
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Exempt a commune from a procedure (admin).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Commune code", example = "23764")),
+    request_body = NewExemption,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Exemption, headers(("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An overlapping exemption exists", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/communes/{code}/exemptions")]
+pub async fn create_exemption(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<NewExemption>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Admin])?;
+    let code = commune_code(&path.into_inner())?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    if let Err(e) = body.validate()
+        && let ApiError::Validation(list) = ApiError::from(e)
+    {
+        errors.extend(list);
+    }
+    let procedure = ProcedureCode::parse(&body.procedure_code)
+        .map_err(|e| errors.push(FieldError::new("procedure_code", e.0)))
+        .ok();
+    let reason = text::nfc(&body.reason);
+    if reason.is_empty() || text::has_control(&reason) {
+        errors.push(FieldError::new(
+            "reason",
+            "must be non-blank text without control characters",
+        ));
+    }
+    if body.valid_to.is_some_and(|to| to <= body.valid_from) {
+        errors.push(FieldError::new("valid_to", "must be after valid_from"));
+    }
+    let procedure = match procedure {
+        Some(p) if errors.is_empty() => p,
+        _ => return Err(ApiError::Validation(errors)),
+    };
+    let unit = code.as_str().to_owned();
+    let request_id = request_id(&req);
+    let row = db
+        .run(move |conn| {
+            commune_and_province(conn, &unit)?;
+            write_tx(conn, WriteLock::commune(&unit), |conn| {
+                if !crate::repo::catalogue::procedure_exists(conn, procedure.as_str())? {
+                    return Err(ApiError::validation_one(
+                        "procedure_code",
+                        format!("{procedure} is not in the catalogue"),
+                    ));
+                }
+                let overlapping = repo::exemptions_for_unit(conn, &unit)?
+                    .into_iter()
+                    .find(|e| {
+                        e.procedure_code == procedure.as_str()
+                            && e.valid_to.is_none_or(|to| to > body.valid_from)
+                            && body.valid_to.is_none_or(|to| to > e.valid_from)
+                    });
+                if let Some(e) = overlapping {
+                    return Err(ApiError::Conflict(format!(
+                        "exemption {} already covers part of that period",
+                        e.id
+                    )));
+                }
+                let row = ExemptionRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    unit_code: unit.clone(),
+                    procedure_code: procedure.as_str().to_owned(),
+                    reason,
+                    valid_from: body.valid_from,
+                    valid_to: body.valid_to,
+                    created_by: identity.sub.clone(),
+                    created_at: crate::repo::now(),
+                };
+                repo::insert_exemption(conn, &row)?;
+                audit::record(
+                    conn,
+                    AuditEvent {
+                        actor: &identity,
+                        action: "create",
+                        entity: "exemption",
+                        entity_id: &row.id,
+                        hash_before: None,
+                        hash_after: None,
+                        request_id,
+                    },
+                )?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/communes/{}/exemptions/{}", row.unit_code, row.id),
+        ))
+        .json(Exemption::from(row)))
+}
+
+/// Remove an exemption (admin).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/communes/{code}/exemptions/{id}")]
+pub async fn delete_exemption(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Admin])?;
+    let (code, id) = path.into_inner();
+    let code = commune_code(&code)?;
+    let unit = code.as_str().to_owned();
+    let request_id = request_id(&req);
+    db.run(move |conn| {
+        write_tx(conn, WriteLock::commune(&unit), |conn| {
+            let row = repo::get_exemption(conn, &unit, &id)?.ok_or_else(|| {
+                ApiError::NotFound(format!("commune {unit} has no exemption {id}"))
+            })?;
+            repo::delete_exemption(conn, &row.id)?;
+            audit::record(
+                conn,
+                AuditEvent {
+                    actor: &identity,
+                    action: "delete",
+                    entity: "exemption",
+                    entity_id: &row.id,
+                    hash_before: Some(
+                        etag_of(&[row.procedure_code, row.reason, row.valid_from.to_string()])
+                            .trim_matches('"')
+                            .to_owned(),
+                    ),
+                    hash_after: None,
+                    request_id,
+                },
+            )?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holiday {
+    pub day: NaiveDate,
+    #[schema(example = "Quốc khánh", min_length = 1, max_length = 200)]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holidays {
+    /// Days off besides Saturdays and Sundays, in date order.
+    #[schema(max_items = 2000)]
+    pub holidays: Vec<Holiday>,
+}
+
+fn holidays_etag(rows: &[HolidayRow]) -> String {
+    etag_of(
+        &rows
+            .iter()
+            .map(|h| format!("{}={}", h.day, h.name))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The public holidays deadlines skip (public).
+#[utoipa::path(
+    tag = "settings",
+    responses((status = 200, body = Holidays, headers(("ETag" = String))))
+)]
+#[get("/calendar/holidays")]
+pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let rows = db.run(|conn| Ok(repo::holidays(conn)?)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, holidays_etag(&rows)))
+        .json(Holidays {
+            holidays: rows
+                .into_iter()
+                .map(|h| Holiday {
+                    day: h.day,
+                    name: h.name,
+                })
+                .collect(),
+        }))
+}
+
+/// Replace the holiday table (admin).
+#[utoipa::path(
+    tag = "settings",
+    params(("If-Match" = Option<String>, Header, description = "ETag of the table read before")),
+    request_body = Holidays,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Holidays, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/calendar/holidays")]
+pub async fn put_holidays(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    body: web::Json<Holidays>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Admin])?;
+    let mut errors = Vec::new();
+    let mut days = BTreeSet::new();
+    let mut rows = Vec::new();
+    if body.holidays.len() > 2000 {
+        errors.push(FieldError::new("holidays", "at most 2000 days"));
+    }
+    for (i, h) in body.into_inner().holidays.into_iter().enumerate() {
+        let name = text::nfc(&h.name);
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                format!("holidays[{i}].name"),
+                "must be 1 to 200 characters of text",
+            ));
+        }
+        if !days.insert(h.day) {
+            errors.push(FieldError::new(
+                format!("holidays[{i}].day"),
+                format!("{} appears twice", h.day),
+            ));
+        }
+        rows.push(HolidayRow { day: h.day, name });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    rows.sort_by_key(|h| h.day);
+    let if_match = if_match(&req);
+    let request_id = request_id(&req);
+    let saved = db
+        .run(move |conn| {
+            write_tx(conn, WriteLock::Reference, |conn| {
+                let before = holidays_etag(&repo::holidays(conn)?);
+                check_if_match(if_match.as_deref(), &before)?;
+                repo::replace_holidays(conn, &rows)?;
+                let after = repo::holidays(conn)?;
+                let after_tag = holidays_etag(&after);
+                if after_tag != before {
+                    audit::record(
+                        conn,
+                        AuditEvent {
+                            actor: &identity,
+                            action: "replace",
+                            entity: "holidays",
+                            entity_id: "*",
+                            hash_before: Some(before.trim_matches('"').to_owned()),
+                            hash_after: Some(after_tag.trim_matches('"').to_owned()),
+                            request_id,
+                        },
+                    )?;
+                }
+                Ok(after)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, holidays_etag(&saved)))
+        .json(Holidays {
+            holidays: saved
+                .into_iter()
+                .map(|h| Holiday {
+                    day: h.day,
+                    name: h.name,
+                })
+                .collect(),
+        }))
+}
+
+/// A province's posting rules.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceSettings {
+    /// Working days a commune has to post a change (default 5).
+    #[schema(minimum = 0, maximum = 365, example = 5)]
+    pub deadline_working_days: u32,
+    /// Channels every commune must post on (default both).
+    #[schema(min_items = 1, max_items = 2)]
+    pub required_channels: Vec<PostingChannel>,
+}
+
+fn settings_etag(s: &ProvinceSettings) -> String {
+    let channels: Vec<&str> = s.required_channels.iter().map(|c| c.as_str()).collect();
+    etag_of(&[s.deadline_working_days.to_string(), channels.join(",")])
+}
+
+fn province_param(raw: String) -> Result<UnitCode, ApiError> {
+    UnitCode::province(&raw).map_err(|e| ApiError::validation_one("code", e.0))
+}
+
+fn no_province(code: &str) -> ApiError {
+    ApiError::NotFound(format!("no province {code}"))
+}
+
+/// A province's settings, or the defaults (public).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Province code", example = "79")),
+    responses(
+        (status = 200, body = ProvinceSettings, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/provinces/{code}/settings")]
+pub async fn get_province_settings(
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = province_param(path.into_inner())?;
+    let province = code.as_str().to_owned();
+    let row = db
+        .run(move |conn| {
+            if !crate::repo::units::is_province(conn, &province)? {
+                return Err(no_province(&province));
+            }
+            Ok(repo::settings(conn, &province)?)
+        })
+        .await?;
+    let rules = rules_from(row.as_ref());
+    let view = ProvinceSettings {
+        deadline_working_days: rules.deadline_working_days,
+        required_channels: rules.required_channels,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, settings_etag(&view)))
+        .json(view))
+}
+
+/// Change a province's settings (admin).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Province code", example = "79"),
+           ("If-Match" = Option<String>, Header, description = "ETag of the settings read before")),
+    request_body = ProvinceSettings,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProvinceSettings, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/provinces/{code}/settings")]
+pub async fn put_province_settings(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<ProvinceSettings>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Admin])?;
+    let code = province_param(path.into_inner())?;
+    let mut body = body.into_inner();
+    let mut errors = Vec::new();
+    if body.deadline_working_days > 365 {
+        errors.push(FieldError::new(
+            "deadline_working_days",
+            "must be between 0 and 365",
+        ));
+    }
+    body.required_channels.sort();
+    body.required_channels.dedup();
+    if body.required_channels.is_empty() {
+        errors.push(FieldError::new(
+            "required_channels",
+            "must name at least one channel",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let province = code.as_str().to_owned();
+    let if_match = if_match(&req);
+    let request_id = request_id(&req);
+    let etag = settings_etag(&body);
+    let saved = db
+        .run(move |conn| {
+            write_tx(conn, WriteLock::Reference, |conn| {
+                if !crate::repo::units::is_province(conn, &province)? {
+                    return Err(no_province(&province));
+                }
+                let current = rules_from(repo::settings(conn, &province)?.as_ref());
+                let before = settings_etag(&ProvinceSettings {
+                    deadline_working_days: current.deadline_working_days,
+                    required_channels: current.required_channels,
+                });
+                check_if_match(if_match.as_deref(), &before)?;
+                let channels: Vec<&str> =
+                    body.required_channels.iter().map(|c| c.as_str()).collect();
+                repo::save_settings(
+                    conn,
+                    &SettingsRow {
+                        province_code: province.clone(),
+                        deadline_working_days: body.deadline_working_days as i32,
+                        required_channels: channels.join(","),
+                        updated_by: identity.sub.clone(),
+                        updated_at: crate::repo::now(),
+                    },
+                )?;
+                if before != etag {
+                    audit::record(
+                        conn,
+                        AuditEvent {
+                            actor: &identity,
+                            action: "update",
+                            entity: "province_settings",
+                            entity_id: &province,
+                            hash_before: Some(before.trim_matches('"').to_owned()),
+                            hash_after: Some(etag.trim_matches('"').to_owned()),
+                            request_id,
+                        },
+                    )?;
+                }
+                Ok(body)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, settings_etag(&saved)))
+        .json(saved))
+}

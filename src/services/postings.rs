@@ -1,0 +1,422 @@
+//! Recording what a commune has posted: the whole inventory at once (idempotent), or one posting.
+//! A posting that changes is ended and replaced, never overwritten, so every past date can be
+//! reported.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::auth::Identity;
+use crate::db::schema::procedure_versions;
+use crate::db::{DbConnection, WriteLock, write_tx};
+use crate::domain::codes::{ProcedureCode, normalize_decision_number};
+use crate::domain::gaps::PostingChannel;
+use crate::error::ApiError;
+use crate::repo::audit::{self, AuditEvent};
+use crate::repo::postings::{self, PostingRow};
+
+/// One posting as submitted, already checked.
+#[derive(Debug, Clone)]
+pub struct PostingInput {
+    pub code: ProcedureCode,
+    pub channel: PostingChannel,
+    pub decision: String,
+    pub posted_on: NaiveDate,
+    pub evidence_url: Option<String>,
+    pub photo_ref: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Something recorded as asked, but worth a look.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PostingWarning {
+    pub procedure_code: String,
+    pub channel: PostingChannel,
+    /// `unknown_procedure` or `unknown_decision`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct PostingChanges {
+    /// Whether anything changed (false when the same inventory is sent again).
+    pub changed: bool,
+    pub created: usize,
+    /// Postings ended and replaced by a new one (another decision or date).
+    pub replaced: usize,
+    /// Postings whose evidence or note changed.
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub warnings: Vec<PostingWarning>,
+    /// ETag of the commune's inventory after the write.
+    pub etag: String,
+}
+
+/// ETag of a commune's open postings: changes whenever a posting is added, replaced, removed or
+/// its evidence edited.
+pub fn inventory_etag(rows: &[PostingRow]) -> String {
+    let mut sorted: Vec<&PostingRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| (&a.procedure_code, &a.channel).cmp(&(&b.procedure_code, &b.channel)));
+    let mut hasher = Sha256::new();
+    for r in sorted {
+        for part in [
+            r.id.as_str(),
+            &r.decision_number,
+            &r.posted_on.to_string(),
+            r.evidence_url.as_deref().unwrap_or(""),
+            r.photo_ref.as_deref().unwrap_or(""),
+            r.note.as_deref().unwrap_or(""),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+    }
+    format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
+}
+
+/// 412 unless `if_match` (when given) names the current ETag (or is `*`).
+pub fn check_if_match(if_match: Option<&str>, current: &str) -> Result<(), ApiError> {
+    match if_match {
+        None => Ok(()),
+        Some(value)
+            if value
+                .split(',')
+                .map(str::trim)
+                .any(|v| v == "*" || v == current) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(ApiError::PreconditionFailed(
+            "the inventory changed since you read it; read it again and resend".into(),
+        )),
+    }
+}
+
+fn warnings_for(
+    conn: &mut DbConnection,
+    inputs: &[&PostingInput],
+) -> QueryResult<Vec<PostingWarning>> {
+    let codes: Vec<String> = inputs.iter().map(|i| i.code.as_str().to_owned()).collect();
+    let mut known: HashMap<String, HashSet<String>> = HashMap::new();
+    for chunk in codes.chunks(crate::repo::INSERT_CHUNK) {
+        let rows: Vec<(String, Option<String>)> = procedure_versions::table
+            .filter(procedure_versions::procedure_code.eq_any(chunk))
+            .select((
+                procedure_versions::procedure_code,
+                procedure_versions::announced_by_norm,
+            ))
+            .load(conn)?;
+        for (code, norm) in rows {
+            known.entry(code).or_default().extend(norm);
+        }
+    }
+    let mut out = Vec::new();
+    for input in inputs {
+        let code = input.code.as_str();
+        match known.get(code) {
+            None => out.push(PostingWarning {
+                procedure_code: code.to_owned(),
+                channel: input.channel,
+                kind: "unknown_procedure".into(),
+                message: format!("{code} is not in the catalogue; the report lists it as unknown_procedure"),
+            }),
+            Some(numbers) if !numbers.contains(&normalize_decision_number(&input.decision)) => out.push(PostingWarning {
+                procedure_code: code.to_owned(),
+                channel: input.channel,
+                kind: "unknown_decision".into(),
+                message: format!(
+                    "decision {} announced no version of {code}; the report lists the posting as outdated",
+                    input.decision
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+fn new_row(unit: &str, input: &PostingInput, actor: &Identity) -> PostingRow {
+    PostingRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        unit_code: unit.to_owned(),
+        procedure_code: input.code.as_str().to_owned(),
+        channel: input.channel.as_str().to_owned(),
+        decision_number: input.decision.clone(),
+        decision_number_norm: normalize_decision_number(&input.decision),
+        posted_on: input.posted_on,
+        removed_on: None,
+        evidence_url: input.evidence_url.clone(),
+        photo_ref: input.photo_ref.clone(),
+        note: input.note.clone(),
+        recorded_by: actor.sub.clone(),
+        recorded_at: crate::repo::now(),
+    }
+}
+
+enum Outcome {
+    Created,
+    Replaced,
+    Updated,
+    Unchanged,
+}
+
+/// Writes collected while applying an inventory, flushed in batches.
+#[derive(Default)]
+struct Pending {
+    inserts: Vec<PostingRow>,
+    removals: BTreeMap<NaiveDate, Vec<String>>,
+}
+
+impl Pending {
+    fn remove(&mut self, id: &str, on: NaiveDate) {
+        self.removals.entry(on).or_default().push(id.to_owned());
+    }
+
+    fn flush(self, conn: &mut DbConnection) -> QueryResult<()> {
+        // Removals first: the partial unique index allows one open posting per key.
+        for (on, ids) in self.removals {
+            for chunk in ids.chunks(crate::repo::INSERT_CHUNK) {
+                postings::remove_many(conn, chunk, on)?;
+            }
+        }
+        postings::insert(conn, &self.inserts)?;
+        Ok(())
+    }
+}
+
+/// Applies one posting against the commune's open one of the same procedure and channel.
+fn apply_one(
+    conn: &mut DbConnection,
+    pending: &mut Pending,
+    unit: &str,
+    open: Option<&PostingRow>,
+    input: &PostingInput,
+    actor: &Identity,
+) -> QueryResult<Outcome> {
+    let fresh = new_row(unit, input, actor);
+    let Some(old) = open else {
+        pending.inserts.push(fresh);
+        return Ok(Outcome::Created);
+    };
+    if old.decision_number_norm == fresh.decision_number_norm && old.posted_on == fresh.posted_on {
+        if old.evidence_url == fresh.evidence_url
+            && old.photo_ref == fresh.photo_ref
+            && old.note == fresh.note
+        {
+            return Ok(Outcome::Unchanged);
+        }
+        let mut edited = old.clone();
+        edited.evidence_url = fresh.evidence_url;
+        edited.photo_ref = fresh.photo_ref;
+        edited.note = fresh.note;
+        edited.recorded_by = fresh.recorded_by;
+        edited.recorded_at = fresh.recorded_at;
+        postings::update_evidence(conn, &edited)?;
+        return Ok(Outcome::Updated);
+    }
+    // A new posting replaces the old one from its own date; a correction dated on or before the
+    // old posting voids it.
+    pending.remove(&old.id, fresh.posted_on.max(old.posted_on));
+    pending.inserts.push(fresh);
+    Ok(Outcome::Replaced)
+}
+
+fn count(changes: &mut PostingChanges, outcome: Outcome) {
+    match outcome {
+        Outcome::Created => changes.created += 1,
+        Outcome::Replaced => changes.replaced += 1,
+        Outcome::Updated => changes.updated += 1,
+        Outcome::Unchanged => changes.unchanged += 1,
+    }
+}
+
+fn audit_write(
+    conn: &mut DbConnection,
+    actor: &Identity,
+    action: &str,
+    entity_id: &str,
+    before: &str,
+    after: &str,
+    request_id: Option<String>,
+) -> QueryResult<()> {
+    audit::record(
+        conn,
+        AuditEvent {
+            actor,
+            action,
+            entity: "postings",
+            entity_id,
+            hash_before: Some(before.trim_matches('"').to_owned()),
+            hash_after: Some(after.trim_matches('"').to_owned()),
+            request_id,
+        },
+    )
+}
+
+/// Who writes, and under which precondition.
+pub struct WriteContext<'a> {
+    pub actor: &'a Identity,
+    /// The `If-Match` header, if any.
+    pub if_match: Option<&'a str>,
+    pub request_id: Option<String>,
+}
+
+/// Replaces a commune's whole inventory: postings not in `inputs` are taken down `today`.
+pub fn replace_inventory(
+    conn: &mut DbConnection,
+    unit: &str,
+    inputs: &[PostingInput],
+    today: NaiveDate,
+    ctx: WriteContext<'_>,
+) -> Result<PostingChanges, ApiError> {
+    let WriteContext {
+        actor,
+        if_match,
+        request_id,
+    } = ctx;
+    write_tx(conn, WriteLock::commune(unit), |conn| {
+        let open = postings::open_for_unit(conn, unit)?;
+        let before = inventory_etag(&open);
+        check_if_match(if_match, &before)?;
+        let by_key: BTreeMap<(String, String), &PostingRow> = open
+            .iter()
+            .map(|r| ((r.procedure_code.clone(), r.channel.clone()), r))
+            .collect();
+        let mut changes = PostingChanges::default();
+        let mut pending = Pending::default();
+        let mut seen = HashSet::new();
+        for input in inputs {
+            let key = (
+                input.code.as_str().to_owned(),
+                input.channel.as_str().to_owned(),
+            );
+            let outcome = apply_one(
+                conn,
+                &mut pending,
+                unit,
+                by_key.get(&key).copied(),
+                input,
+                actor,
+            )?;
+            count(&mut changes, outcome);
+            seen.insert(key);
+        }
+        for (key, row) in &by_key {
+            if !seen.contains(key) {
+                pending.remove(&row.id, today.max(row.posted_on));
+                changes.removed += 1;
+            }
+        }
+        pending.flush(conn)?;
+        changes.warnings = warnings_for(conn, &inputs.iter().collect::<Vec<_>>())?;
+        changes.etag = inventory_etag(&postings::open_for_unit(conn, unit)?);
+        changes.changed = changes.etag != before;
+        if changes.changed {
+            audit_write(
+                conn,
+                actor,
+                "replace",
+                unit,
+                &before,
+                &changes.etag,
+                request_id,
+            )?;
+        }
+        Ok(changes)
+    })
+}
+
+/// Records one posting (creating, replacing or editing it).
+pub fn put_posting(
+    conn: &mut DbConnection,
+    unit: &str,
+    input: &PostingInput,
+    ctx: WriteContext<'_>,
+) -> Result<(PostingChanges, PostingRow), ApiError> {
+    let WriteContext {
+        actor,
+        if_match,
+        request_id,
+    } = ctx;
+    write_tx(conn, WriteLock::commune(unit), |conn| {
+        let open = postings::open_for_unit(conn, unit)?;
+        let before = inventory_etag(&open);
+        check_if_match(if_match, &before)?;
+        let current = open.iter().find(|r| {
+            r.procedure_code == input.code.as_str() && r.channel == input.channel.as_str()
+        });
+        let mut changes = PostingChanges::default();
+        let mut pending = Pending::default();
+        count(
+            &mut changes,
+            apply_one(conn, &mut pending, unit, current, input, actor)?,
+        );
+        pending.flush(conn)?;
+        changes.warnings = warnings_for(conn, &[input])?;
+        let after = postings::open_for_unit(conn, unit)?;
+        changes.etag = inventory_etag(&after);
+        changes.changed = changes.etag != before;
+        if changes.changed {
+            let id = format!("{unit}/{}/{}", input.code, input.channel.as_str());
+            audit_write(conn, actor, "put", &id, &before, &changes.etag, request_id)?;
+        }
+        let row = after
+            .into_iter()
+            .find(|r| {
+                r.procedure_code == input.code.as_str() && r.channel == input.channel.as_str()
+            })
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("the posting just written is missing"))
+            })?;
+        Ok((changes, row))
+    })
+}
+
+/// Takes one posting down on `on` (it stays in the history).
+pub fn remove_posting(
+    conn: &mut DbConnection,
+    unit: &str,
+    (code, channel): (&ProcedureCode, PostingChannel),
+    on: NaiveDate,
+    ctx: WriteContext<'_>,
+) -> Result<String, ApiError> {
+    let WriteContext {
+        actor,
+        if_match,
+        request_id,
+    } = ctx;
+    write_tx(conn, WriteLock::commune(unit), |conn| {
+        let open = postings::open_for_unit(conn, unit)?;
+        let before = inventory_etag(&open);
+        check_if_match(if_match, &before)?;
+        let row = open
+            .iter()
+            .find(|r| r.procedure_code == code.as_str() && r.channel == channel.as_str())
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "commune {unit} has no current posting of {code} on {}",
+                    channel.as_str()
+                ))
+            })?;
+        if on < row.posted_on {
+            return Err(ApiError::validation_one(
+                "removed_on",
+                format!(
+                    "the posting dates from {}; it cannot be removed before that",
+                    row.posted_on
+                ),
+            ));
+        }
+        postings::remove(conn, &row.id, on)?;
+        let after = inventory_etag(&postings::open_for_unit(conn, unit)?);
+        let id = format!("{unit}/{code}/{}", channel.as_str());
+        audit_write(conn, actor, "remove", &id, &before, &after, request_id)?;
+        Ok(after)
+    })
+}

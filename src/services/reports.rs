@@ -1,0 +1,791 @@
+//! Gap reports: one commune, one province (a row per commune, worst first), the country (a row
+//! per province) and a decision's impact. Each report reads what it needs in a few set-based
+//! queries (catalogue rows, postings, exemptions, settings, holidays), then runs the pure gap
+//! engine per commune in memory.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::db::schema::{procedure_versions, units};
+use crate::domain::calendar::Calendar;
+use crate::domain::catalogue::{Level, NATIONAL, levels_from_db};
+use crate::domain::gaps::{
+    CatalogueIndex, CatalogueVersion, Evaluation, ExemptionFact, Finding, FindingKind,
+    PostingChannel, PostingFact, ProvinceRules, ProvinceView, SectorSummary, Summary, evaluate,
+    percent,
+};
+use crate::error::ApiError;
+use crate::repo::catalogue::{self as catalogue_repo, VersionRow};
+use crate::repo::postings::{self, ExemptionRow, PostingFactRow, PostingRow, SettingsRow};
+use crate::repo::sectors;
+use crate::repo::units::{self as units_repo, UnitRow};
+
+type CatalogueColumns = (
+    String,
+    String,
+    String,
+    NaiveDate,
+    Option<NaiveDate>,
+    bool,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// Every catalogue row of national scope and of `province` (of every scope when `None`).
+pub fn load_catalogue(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+) -> QueryResult<CatalogueIndex> {
+    let mut query = procedure_versions::table
+        .select((
+            procedure_versions::id,
+            procedure_versions::procedure_code,
+            procedure_versions::scope,
+            procedure_versions::valid_from,
+            procedure_versions::valid_to,
+            procedure_versions::abolished,
+            procedure_versions::levels,
+            procedure_versions::name,
+            procedure_versions::sector_code,
+            procedure_versions::announced_by,
+            procedure_versions::announced_by_norm,
+            procedure_versions::content_hash,
+        ))
+        .into_boxed();
+    if let Some(p) = province {
+        query =
+            query.filter(procedure_versions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
+    }
+    let rows: Vec<CatalogueColumns> = query.load(conn)?;
+    Ok(CatalogueIndex::new(rows.into_iter().map(
+        |(
+            id,
+            code,
+            scope,
+            valid_from,
+            valid_to,
+            abolished,
+            levels,
+            name,
+            sector_code,
+            announced_by,
+            announced_by_norm,
+            content_hash,
+        )| {
+            CatalogueVersion {
+                commune_level: levels_from_db(&levels).contains(&Level::Commune),
+                id,
+                code,
+                scope,
+                valid_from,
+                valid_to,
+                abolished,
+                name,
+                sector_code,
+                announced_by,
+                announced_by_norm,
+                content_hash,
+            }
+        },
+    )))
+}
+
+/// A province's rules: its settings, or the defaults (5 working days, both channels).
+pub fn rules_from(row: Option<&SettingsRow>) -> ProvinceRules {
+    match row {
+        None => ProvinceRules::default(),
+        Some(r) => ProvinceRules {
+            deadline_working_days: r.deadline_working_days.max(0) as u32,
+            required_channels: r
+                .required_channels
+                .split(',')
+                .filter_map(PostingChannel::parse)
+                .collect(),
+        },
+    }
+}
+
+pub fn load_calendar(conn: &mut DbConnection) -> QueryResult<Calendar> {
+    Ok(Calendar::new(
+        postings::holidays(conn)?.into_iter().map(|h| h.day),
+    ))
+}
+
+fn posting_fact(row: &PostingRow) -> Option<PostingFact> {
+    Some(PostingFact {
+        code: row.procedure_code.clone(),
+        channel: PostingChannel::parse(&row.channel)?,
+        decision: row.decision_number.clone(),
+        decision_norm: row.decision_number_norm.clone(),
+        posted_on: row.posted_on,
+    })
+}
+
+fn exemption_fact(row: &ExemptionRow) -> ExemptionFact {
+    ExemptionFact {
+        code: row.procedure_code.clone(),
+        valid_from: row.valid_from,
+        valid_to: row.valid_to,
+    }
+}
+
+/// Fills `changed_fields` of outdated findings by comparing the posted and the expected
+/// versions' content (one query for every distinct pair).
+fn fill_changed_fields(
+    conn: &mut DbConnection,
+    findings: &mut [&mut Finding],
+) -> Result<(), ApiError> {
+    let pairs: HashSet<(String, String)> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Outdated)
+        .filter_map(|f| {
+            Some((
+                f.observed.as_ref()?.version_id.clone()?,
+                f.expected.as_ref()?.version_id.clone(),
+            ))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut contents = HashMap::new();
+    for chunk in ids.chunks(crate::repo::INSERT_CHUNK) {
+        let rows: Vec<VersionRow> = procedure_versions::table
+            .filter(procedure_versions::id.eq_any(chunk))
+            .select(VersionRow::as_select())
+            .load(conn)?;
+        for row in rows {
+            contents.insert(row.id.clone(), row.content().map_err(ApiError::internal)?);
+        }
+    }
+    let mut diffs: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for (posted, expected) in pairs {
+        if let (Some(a), Some(b)) = (contents.get(&posted), contents.get(&expected)) {
+            let fields = a.changed_fields(b).into_iter().map(str::to_owned).collect();
+            diffs.insert((posted, expected), fields);
+        }
+    }
+    for f in findings.iter_mut() {
+        let key = f
+            .observed
+            .as_ref()
+            .and_then(|o| o.version_id.clone())
+            .zip(f.expected.as_ref().map(|e| e.version_id.clone()));
+        if let Some(fields) = key.and_then(|k| diffs.get(&k)) {
+            f.changed_fields = fields.clone();
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnitRef {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RulesView {
+    pub deadline_working_days: u32,
+    pub required_channels: Vec<PostingChannel>,
+}
+
+impl From<&ProvinceRules> for RulesView {
+    fn from(r: &ProvinceRules) -> Self {
+        RulesView {
+            deadline_working_days: r.deadline_working_days,
+            required_channels: r.required_channels.clone(),
+        }
+    }
+}
+
+/// A sector's completeness, with its name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SectorCoverage {
+    pub sector_code: String,
+    pub sector_name: String,
+    pub required_pairs: u64,
+    pub ok: u64,
+    pub missing: u64,
+    pub outdated: u64,
+    pub completeness: f64,
+}
+
+/// A finding with its sector's name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub sector_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommuneReport {
+    pub commune: UnitRef,
+    pub province: UnitRef,
+    pub as_of: NaiveDate,
+    pub rules: RulesView,
+    pub summary: Summary,
+    /// Per-sector completeness, with names.
+    pub sectors: Vec<SectorCoverage>,
+    /// Worst first: high severity, then by procedure code and channel.
+    pub findings: Vec<ReportFinding>,
+}
+
+fn coverage(list: &[SectorSummary], names: &HashMap<String, String>) -> Vec<SectorCoverage> {
+    list.iter()
+        .map(|s| SectorCoverage {
+            sector_code: s.sector_code.clone(),
+            sector_name: names.get(&s.sector_code).cloned().unwrap_or_default(),
+            required_pairs: s.required_pairs,
+            ok: s.ok,
+            missing: s.missing,
+            outdated: s.outdated,
+            completeness: s.completeness,
+        })
+        .collect()
+}
+
+fn sector_names(conn: &mut DbConnection) -> QueryResult<HashMap<String, String>> {
+    Ok(sectors::list(conn)?
+        .into_iter()
+        .map(|s| (s.code, s.name))
+        .collect())
+}
+
+/// The commune and its province, or 404 (422 when the code names a province).
+pub fn commune_and_province(
+    conn: &mut DbConnection,
+    code: &str,
+) -> Result<(UnitRow, UnitRow), ApiError> {
+    let commune = units_repo::get(conn, code)?
+        .ok_or_else(|| ApiError::NotFound(format!("no commune {code}")))?;
+    let province_code = commune.parent_code.clone().ok_or_else(|| {
+        ApiError::validation_one("code", format!("{code} is a province, not a commune"))
+    })?;
+    let province = units_repo::get(conn, &province_code)?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("commune {code} has no province row")))?;
+    Ok((commune, province))
+}
+
+pub fn commune_report(
+    conn: &mut DbConnection,
+    code: &str,
+    as_of: NaiveDate,
+) -> Result<CommuneReport, ApiError> {
+    let (commune, province) = commune_and_province(conn, code)?;
+    let catalogue = load_catalogue(conn, Some(&province.code))?;
+    let rules = rules_from(postings::settings(conn, &province.code)?.as_ref());
+    let calendar = load_calendar(conn)?;
+    let facts: Vec<PostingFact> = postings::current_for_unit(conn, &commune.code, as_of)?
+        .iter()
+        .filter_map(posting_fact)
+        .collect();
+    let exemptions: Vec<ExemptionFact> = postings::exemptions_for_unit(conn, &commune.code)?
+        .iter()
+        .map(exemption_fact)
+        .collect();
+    let view = catalogue.for_province(&province.code, as_of);
+    let mut evaluation = evaluate(&commune.code, &view, &facts, &exemptions, &rules, &calendar);
+    fill_changed_fields(
+        conn,
+        &mut evaluation.findings.iter_mut().collect::<Vec<_>>(),
+    )?;
+    let names = sector_names(conn)?;
+    Ok(CommuneReport {
+        commune: UnitRef {
+            code: commune.code,
+            name: commune.name,
+        },
+        province: UnitRef {
+            code: province.code,
+            name: province.name,
+        },
+        as_of,
+        rules: (&rules).into(),
+        sectors: coverage(&evaluation.summary.by_sector, &names),
+        findings: evaluation
+            .findings
+            .into_iter()
+            .map(|f| ReportFinding {
+                sector_name: f.sector_code.as_ref().and_then(|s| names.get(s).cloned()),
+                finding: f,
+            })
+            .collect(),
+        summary: evaluation.summary,
+    })
+}
+
+/// One row of a province report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommuneRow {
+    pub code: String,
+    pub name: String,
+    pub required_pairs: u64,
+    pub ok: u64,
+    pub completeness: f64,
+    pub missing: u64,
+    pub outdated: u64,
+    pub must_remove: u64,
+    /// not_applicable, premature and unknown_procedure findings.
+    pub other: u64,
+    pub overdue: u64,
+    pub timely_rate: f64,
+}
+
+fn commune_row(unit: &UnitRow, s: &Summary) -> CommuneRow {
+    let n = |k: FindingKind| s.counts.get(&k).copied().unwrap_or(0);
+    CommuneRow {
+        code: unit.code.clone(),
+        name: unit.name.clone(),
+        required_pairs: s.required_pairs,
+        ok: s.ok,
+        completeness: s.completeness,
+        missing: n(FindingKind::Missing),
+        outdated: n(FindingKind::Outdated),
+        must_remove: n(FindingKind::MustRemove),
+        other: n(FindingKind::NotApplicable)
+            + n(FindingKind::Premature)
+            + n(FindingKind::UnknownProcedure),
+        overdue: s.overdue,
+        timely_rate: s.timely_rate,
+    }
+}
+
+/// Totals over many communes.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Totals {
+    pub communes: u64,
+    pub required_pairs: u64,
+    pub ok: u64,
+    pub completeness: f64,
+    pub counts: BTreeMap<FindingKind, u64>,
+    pub overdue: u64,
+    pub timely: u64,
+    pub timely_rate: f64,
+}
+
+impl Totals {
+    fn add(&mut self, s: &Summary) {
+        self.communes += 1;
+        self.required_pairs += s.required_pairs;
+        self.ok += s.ok;
+        self.overdue += s.overdue;
+        self.timely += s.timely;
+        for (k, n) in &s.counts {
+            *self.counts.entry(*k).or_default() += n;
+        }
+    }
+
+    fn finish(&mut self) {
+        for k in FindingKind::ALL {
+            self.counts.entry(k).or_default();
+        }
+        self.completeness = percent(self.ok, self.required_pairs);
+        self.timely_rate = percent(self.timely, self.required_pairs);
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProvinceReport {
+    pub province: UnitRef,
+    pub as_of: NaiveDate,
+    pub rules: RulesView,
+    pub totals: Totals,
+    /// Coverage of each sector across the province's communes.
+    pub sectors: Vec<SectorCoverage>,
+    /// Worst first: lowest completeness, then most overdue.
+    pub communes: Vec<CommuneRow>,
+}
+
+fn sort_worst_first(rows: &mut [CommuneRow]) {
+    rows.sort_by(|a, b| {
+        a.completeness
+            .total_cmp(&b.completeness)
+            .then(b.overdue.cmp(&a.overdue))
+            .then_with(|| a.code.cmp(&b.code))
+    });
+}
+
+/// Current postings grouped by commune, as the engine reads them.
+fn facts_by_unit(rows: Vec<PostingFactRow>) -> HashMap<String, Vec<PostingFact>> {
+    let mut by_unit: HashMap<String, Vec<PostingFact>> = HashMap::new();
+    for (unit, code, channel, decision, decision_norm, posted_on) in rows {
+        if let Some(channel) = PostingChannel::parse(&channel) {
+            by_unit.entry(unit).or_default().push(PostingFact {
+                code,
+                channel,
+                decision,
+                decision_norm,
+                posted_on,
+            });
+        }
+    }
+    by_unit
+}
+
+/// Evaluates every commune of a province against one shared view of the catalogue.
+fn evaluate_province(
+    view: &ProvinceView<'_>,
+    communes: &[UnitRow],
+    postings: &HashMap<String, Vec<PostingFact>>,
+    exemptions: &[ExemptionRow],
+    rules: &ProvinceRules,
+    calendar: &Calendar,
+) -> Vec<(usize, Evaluation)> {
+    let mut exempt: HashMap<&str, Vec<ExemptionFact>> = HashMap::new();
+    for e in exemptions {
+        exempt
+            .entry(e.unit_code.as_str())
+            .or_default()
+            .push(exemption_fact(e));
+    }
+    communes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let facts = postings
+                .get(c.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let ex = exempt
+                .get(c.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            (i, evaluate(&c.code, view, facts, ex, rules, calendar))
+        })
+        .collect()
+}
+
+pub fn communes_of(conn: &mut DbConnection, province: Option<&str>) -> QueryResult<Vec<UnitRow>> {
+    let mut query = units::table
+        .filter(units::level.eq("commune"))
+        .order(units::code.asc())
+        .select(UnitRow::as_select())
+        .into_boxed();
+    if let Some(p) = province {
+        query = query.filter(units::parent_code.eq(p.to_owned()));
+    }
+    query.load(conn)
+}
+
+pub fn province_report(
+    conn: &mut DbConnection,
+    code: &str,
+    as_of: NaiveDate,
+) -> Result<ProvinceReport, ApiError> {
+    let province = units_repo::get(conn, code)?
+        .filter(|u| u.level == "province")
+        .ok_or_else(|| ApiError::NotFound(format!("no province {code}")))?;
+    let catalogue = load_catalogue(conn, Some(code))?;
+    let rules = rules_from(postings::settings(conn, code)?.as_ref());
+    let calendar = load_calendar(conn)?;
+    let communes = communes_of(conn, Some(code))?;
+    let all_postings = facts_by_unit(postings::current_facts_for_province(
+        conn,
+        Some(code),
+        as_of,
+    )?);
+    let exemptions = postings::exemptions_for_province(conn, Some(code))?;
+    let names = sector_names(conn)?;
+    let view = catalogue.for_province(code, as_of);
+    let mut totals = Totals::default();
+    let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(communes.len());
+    for (i, evaluation) in evaluate_province(
+        &view,
+        &communes,
+        &all_postings,
+        &exemptions,
+        &rules,
+        &calendar,
+    ) {
+        totals.add(&evaluation.summary);
+        for s in &evaluation.summary.by_sector {
+            let acc = sectors
+                .entry(s.sector_code.clone())
+                .or_insert_with(|| SectorSummary {
+                    sector_code: s.sector_code.clone(),
+                    ..SectorSummary::default()
+                });
+            acc.required_pairs += s.required_pairs;
+            acc.ok += s.ok;
+            acc.missing += s.missing;
+            acc.outdated += s.outdated;
+        }
+        rows.push(commune_row(&communes[i], &evaluation.summary));
+    }
+    totals.finish();
+    sort_worst_first(&mut rows);
+    let sectors: Vec<SectorSummary> = sectors
+        .into_values()
+        .map(|mut s| {
+            s.completeness = percent(s.ok, s.required_pairs);
+            s
+        })
+        .collect();
+    Ok(ProvinceReport {
+        province: UnitRef {
+            code: province.code,
+            name: province.name,
+        },
+        as_of,
+        rules: (&rules).into(),
+        totals,
+        sectors: coverage(&sectors, &names),
+        communes: rows,
+    })
+}
+
+/// One row of the national report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProvinceRow {
+    pub code: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Communes whose completeness is below 100%.
+    pub incomplete_communes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NationalReport {
+    pub as_of: NaiveDate,
+    pub totals: Totals,
+    /// Worst first: lowest completeness.
+    pub provinces: Vec<ProvinceRow>,
+}
+
+pub fn national_report(
+    conn: &mut DbConnection,
+    as_of: NaiveDate,
+) -> Result<NationalReport, ApiError> {
+    let catalogue = load_catalogue(conn, None)?;
+    let settings: HashMap<String, SettingsRow> = postings::all_settings(conn)?
+        .into_iter()
+        .map(|s| (s.province_code.clone(), s))
+        .collect();
+    let calendar = load_calendar(conn)?;
+    let provinces: Vec<UnitRow> = units_repo::list(
+        conn,
+        &units_repo::UnitFilter {
+            level: Some("province".into()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )?;
+    let communes = communes_of(conn, None)?;
+    let all_postings = facts_by_unit(postings::current_facts_for_province(conn, None, as_of)?);
+    let exemptions = postings::exemptions_for_province(conn, None)?;
+    let mut communes_by_province: HashMap<&str, Vec<UnitRow>> = HashMap::new();
+    for c in &communes {
+        if let Some(p) = c.parent_code.as_deref() {
+            communes_by_province.entry(p).or_default().push(c.clone());
+        }
+    }
+    let mut national = Totals::default();
+    let mut rows = Vec::new();
+    for province in provinces {
+        let rules = rules_from(settings.get(&province.code));
+        let view = catalogue.for_province(&province.code, as_of);
+        let its_communes = communes_by_province
+            .get(province.code.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut totals = Totals::default();
+        let mut incomplete = 0;
+        for (_, evaluation) in evaluate_province(
+            &view,
+            its_communes,
+            &all_postings,
+            &exemptions,
+            &rules,
+            &calendar,
+        ) {
+            totals.add(&evaluation.summary);
+            national.add(&evaluation.summary);
+            if evaluation.summary.ok < evaluation.summary.required_pairs {
+                incomplete += 1;
+            }
+        }
+        totals.finish();
+        rows.push(ProvinceRow {
+            code: province.code,
+            name: province.name,
+            totals,
+            incomplete_communes: incomplete,
+        });
+    }
+    national.finish();
+    rows.sort_by(|a, b| {
+        a.totals
+            .completeness
+            .total_cmp(&b.totals.completeness)
+            .then_with(|| a.code.cmp(&b.code))
+    });
+    Ok(NationalReport {
+        as_of,
+        totals: national,
+        provinces: rows,
+    })
+}
+
+/// One pending action a decision caused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImpactRow {
+    pub commune_code: String,
+    pub commune_name: String,
+    pub province_code: String,
+    pub procedure_code: String,
+    pub procedure_name: Option<String>,
+    pub channel: PostingChannel,
+    /// `missing` or `outdated` (what the decision introduced is not posted), or `must_remove`
+    /// (what it abolished is still posted).
+    pub kind: FindingKind,
+    pub due_on: Option<NaiveDate>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DecisionImpact {
+    pub decision_id: String,
+    pub decision_number: String,
+    pub as_of: NaiveDate,
+    /// The province asked for, if any.
+    pub province: Option<String>,
+    /// Communes with at least one pending action.
+    pub communes_affected: u64,
+    pub pending: u64,
+    pub rows: Vec<ImpactRow>,
+}
+
+pub fn decision_impact(
+    conn: &mut DbConnection,
+    id: &str,
+    province: Option<&str>,
+    as_of: NaiveDate,
+) -> Result<DecisionImpact, ApiError> {
+    let decision = catalogue_repo::get_decision(conn, id)?
+        .ok_or_else(|| ApiError::NotFound(format!("no decision {id}")))?;
+    let items = catalogue_repo::items_of(conn, id)?;
+    let version_ids: HashSet<String> = items.iter().map(|(i, _, _)| i.version_id.clone()).collect();
+    let codes: HashSet<String> = items
+        .iter()
+        .map(|(i, _, _)| i.procedure_code.clone())
+        .collect();
+    // A provincial decision concerns its own province only.
+    let scope_province = (decision.scope != NATIONAL).then(|| decision.scope.clone());
+    let province = match (province, scope_province.as_deref()) {
+        (Some(p), Some(s)) if p != s => {
+            return Ok(empty_impact(&decision.id, &decision.number, as_of, Some(p)));
+        }
+        (Some(p), _) => Some(p.to_owned()),
+        (None, s) => s.map(str::to_owned),
+    };
+    let catalogue = load_catalogue(conn, province.as_deref())?;
+    let settings: HashMap<String, SettingsRow> = postings::all_settings(conn)?
+        .into_iter()
+        .map(|s| (s.province_code.clone(), s))
+        .collect();
+    let calendar = load_calendar(conn)?;
+    let communes = communes_of(conn, province.as_deref())?;
+    let all_postings = facts_by_unit(postings::current_facts_for_province(
+        conn,
+        province.as_deref(),
+        as_of,
+    )?);
+    let exemptions = postings::exemptions_for_province(conn, province.as_deref())?;
+    let mut by_province: BTreeMap<String, Vec<UnitRow>> = BTreeMap::new();
+    for c in communes {
+        if let Some(p) = c.parent_code.clone() {
+            by_province.entry(p).or_default().push(c);
+        }
+    }
+    let mut rows = Vec::new();
+    for (prov, its_communes) in &by_province {
+        let rules = rules_from(settings.get(prov));
+        let view = catalogue.for_province(prov, as_of);
+        for (i, evaluation) in evaluate_province(
+            &view,
+            its_communes,
+            &all_postings,
+            &exemptions,
+            &rules,
+            &calendar,
+        ) {
+            let commune = &its_communes[i];
+            for f in evaluation.findings {
+                if !codes.contains(&f.procedure_code) {
+                    continue;
+                }
+                let caused = match f.kind {
+                    FindingKind::Missing | FindingKind::Outdated => f
+                        .expected
+                        .as_ref()
+                        .is_some_and(|e| version_ids.contains(&e.version_id)),
+                    FindingKind::MustRemove => true,
+                    _ => false,
+                };
+                if caused {
+                    rows.push(ImpactRow {
+                        commune_code: commune.code.clone(),
+                        commune_name: commune.name.clone(),
+                        province_code: prov.clone(),
+                        procedure_code: f.procedure_code,
+                        procedure_name: f.procedure_name,
+                        channel: f.channel,
+                        kind: f.kind,
+                        due_on: f.due_on,
+                        overdue: f.overdue,
+                    });
+                }
+            }
+        }
+    }
+    let communes_affected = rows
+        .iter()
+        .map(|r| r.commune_code.as_str())
+        .collect::<HashSet<_>>()
+        .len() as u64;
+    Ok(DecisionImpact {
+        decision_id: decision.id,
+        decision_number: decision.number,
+        as_of,
+        province,
+        communes_affected,
+        pending: rows.len() as u64,
+        rows,
+    })
+}
+
+fn empty_impact(
+    id: &str,
+    number: &str,
+    as_of: NaiveDate,
+    province: Option<&str>,
+) -> DecisionImpact {
+    DecisionImpact {
+        decision_id: id.to_owned(),
+        decision_number: number.to_owned(),
+        as_of,
+        province: province.map(str::to_owned),
+        communes_affected: 0,
+        pending: 0,
+        rows: Vec::new(),
+    }
+}
