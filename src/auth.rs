@@ -44,9 +44,18 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     pub iss: String,
-    pub aud: String,
+    /// One audience, or several (RFC 7519 allows both).
+    pub aud: Audience,
     pub exp: u64,
+    #[serde(default)]
     pub iat: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Keys and validation rules, built once at start.
@@ -145,7 +154,7 @@ impl JwtKeys {
             role,
             unit: unit.map(str::to_owned),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: Audience::One(self.audience.clone()),
             exp: now + ttl_secs,
             iat: now,
         };
@@ -375,7 +384,7 @@ mod tests {
             role,
             unit: unit.map(str::to_owned),
             iss: "i".into(),
-            aud: "a".into(),
+            aud: Audience::One("a".into()),
             exp: 0,
             iat: 0,
         };

@@ -104,7 +104,8 @@ fn d(s: &str) -> NaiveDate {
 }
 
 /// Demo postings for four real communes, with decisions that change what they posted, so that a
-/// fresh start shows a real report at once. Runs only on a database without postings.
+/// fresh start shows a real report at once. Each commune's inventory is recorded only if the
+/// commune has no postings yet, and each decision only if its number is not taken.
 ///
 /// - Xã Thanh Bình (30130, Đồng Tháp) posted everything on both channels on time in July 2025;
 /// - Xã Ia Grai (23764, Gia Lai) posted its counter late and 70% of its web page;
@@ -122,15 +123,8 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
     use crate::services::catalogue::{DecisionInput, create_decision};
     use crate::services::postings::{PostingInput, WriteContext, replace_inventory};
 
-    if crate::repo::postings::count(conn)? > 0
-        || crate::repo::catalogue::decision_number_taken(
-            conn,
-            &crate::domain::codes::normalize_decision_number(DEMO_AMENDMENT),
-            "national",
-        )?
-    {
-        return Ok(false);
-    }
+    // Each step (one commune's inventory, one decision) runs only if it has not run yet, so an
+    // interrupted first start completes the demo on the next one.
     for unit in ["30130", "23764", "10273", "10441"] {
         if crate::repo::units::get(conn, unit)?.is_none() {
             return Ok(false);
@@ -206,12 +200,17 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
     let my_duc =
         inventory(&|i, ch| (ch == PostingChannel::Counter && i % 5 < 2).then_some("2025-09-05"));
 
+    let mut loaded = false;
     for (unit, posted, on) in [
         ("30130", &thanh_binh, "2025-07-03"),
         ("23764", &ia_grai, "2025-07-10"),
         ("10273", &phu_xuyen, "2025-08-15"),
         ("10441", &my_duc, "2025-09-05"),
     ] {
+        if crate::repo::postings::count_for_unit(conn, unit)? > 0 {
+            continue;
+        }
+        loaded = true;
         replace_inventory(
             conn,
             unit,
@@ -226,7 +225,14 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
     }
 
     let note = "Dữ liệu minh họa (demo) của niemyet";
-    if has("1.001193") && has("1.000656") {
+    let pending = |conn: &mut DbConnection, number: &str, scope: &str| -> Result<bool, ApiError> {
+        let norm = crate::domain::codes::normalize_decision_number(number);
+        Ok(!crate::repo::catalogue::decision_number_taken(
+            conn, &norm, scope,
+        )?)
+    };
+    if has("1.001193") && has("1.000656") && pending(conn, DEMO_AMENDMENT, "national")? {
+        loaded = true;
         let amended_documents = ContentPatch {
             documents: Some("Tờ khai đăng ký theo mẫu mới; giấy tờ tùy thân; giấy tờ chứng minh nơi cư trú (bản điện tử được chấp nhận)".into()),
             legal_basis: Some("Luật Hộ tịch số 60/2014/QH13; Nghị định hướng dẫn sửa đổi năm 2026".into()),
@@ -261,7 +267,9 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
         .filter(|(c, _, sector)| sector == "dang-ky-quan-ly-cu-tru" && c != "1.004222")
         .map(|(c, _, _)| c)
         .collect();
-    if let Some(abolished) = residence.first() {
+    let abolition_pending = pending(conn, DEMO_ABOLITION, "national")?;
+    if let Some(abolished) = residence.first().filter(|_| abolition_pending) {
+        loaded = true;
         create_decision(
             conn,
             DecisionInput {
@@ -281,7 +289,8 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             None,
         )?;
     }
-    if has("1.004222") {
+    if has("1.004222") && pending(conn, DEMO_PROVINCIAL, "01")? {
+        loaded = true;
         let hanoi =
             UnitCode::province("01").map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)))?;
         let fees = crate::domain::catalogue::Channel {
@@ -313,5 +322,5 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             None,
         )?;
     }
-    Ok(true)
+    Ok(loaded)
 }

@@ -5,6 +5,19 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
+/// Today in Vietnam (UTC+7, no daylight saving): the day an office means by "today", which
+/// differs from the UTC date from midnight to 7 a.m.
+pub fn today_in_vietnam() -> NaiveDate {
+    let offset = chrono::FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| unreachable!());
+    chrono::Utc::now().with_timezone(&offset).date_naive()
+}
+
+/// The dates the service accepts: anything outside is a typing error, not an administrative date.
+pub fn date_in_range(date: NaiveDate) -> bool {
+    (NaiveDate::from_ymd_opt(1900, 1, 1)..=NaiveDate::from_ymd_opt(2199, 12, 31))
+        .contains(&Some(date))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
     holidays: BTreeSet<NaiveDate>,

@@ -696,7 +696,9 @@ fn later_change(
 /// provincial variant (a procedure abolished nationally is abolished everywhere).
 fn rows_to_close(rows: &[ExistingVersion], scope: &Scope, action: ItemAction) -> Vec<String> {
     rows.iter()
-        .filter(|r| r.valid_to.is_none())
+        // An abolition stays in force: a later national abolition does not reopen the date a
+        // province abolished the procedure on.
+        .filter(|r| r.valid_to.is_none() && !r.abolished)
         .filter(|r| match (scope, action) {
             (Scope::National, ItemAction::Abolished) => true,
             _ => r.scope == scope.as_str(),

@@ -197,6 +197,35 @@ fn a_provincial_version_wins_in_its_province_and_a_national_abolition_ends_it() 
 }
 
 #[test]
+fn a_national_abolition_keeps_an_earlier_provincial_abolition() {
+    let mut rows = base();
+    let hanoi = Scope::Province(UnitCode::province("01").unwrap_or_else(|e| panic!("{e}")));
+    let planned = plan(
+        &hanoi,
+        "2026-02-01",
+        vec![item(ItemAction::Abolished, "2026-03-02", None)],
+        &rows,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    apply(&mut rows, &planned);
+    let planned = plan(
+        &Scope::National,
+        "2026-11-01",
+        vec![item(ItemAction::Abolished, "2026-12-01", None)],
+        &rows,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    apply(&mut rows, &planned);
+    let in_hanoi =
+        applicable(&rows, Some("01"), d("2026-12-02")).map(|v| (v.abolished, v.valid_from));
+    assert_eq!(
+        in_hanoi,
+        Some((true, d("2026-03-02"))),
+        "Hà Nội's abolition date stands"
+    );
+}
+
+#[test]
 fn invalid_items_are_all_reported() {
     let rows = base();
     let items = vec![

@@ -139,6 +139,9 @@ impl Windowed for CatalogueVersion {
 #[derive(Debug, Default)]
 pub struct CatalogueIndex {
     by_code: BTreeMap<String, Vec<CatalogueVersion>>,
+    /// Codes known in any scope (a procedure of another province's own catalogue is known, but
+    /// not applicable here).
+    known: HashSet<String>,
 }
 
 impl CatalogueIndex {
@@ -147,7 +150,14 @@ impl CatalogueIndex {
         for row in rows {
             by_code.entry(row.code.clone()).or_default().push(row);
         }
-        Self { by_code }
+        let known = by_code.keys().cloned().collect();
+        Self { by_code, known }
+    }
+
+    /// Adds codes known elsewhere (when the index holds only some scopes).
+    pub fn with_known_codes(mut self, codes: impl IntoIterator<Item = String>) -> Self {
+        self.known.extend(codes);
+        self
     }
 
     pub fn rows(&self, code: &str) -> &[CatalogueVersion] {
@@ -193,7 +203,7 @@ impl Default for ProvinceRules {
     }
 }
 
-/// The version a finding expects to see posted.
+/// The version a finding expects to see posted (for `must_remove`, the abolition).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Expected {
     pub version_id: String,
@@ -363,13 +373,15 @@ impl Ctx<'_> {
             procedure_name: version.map(|v| v.name.clone()),
             sector_code: version.map(|v| v.sector_code.clone()),
             channel,
+            // For must_remove, the abolition: the decision that ended the procedure and its date.
             expected: match kind {
-                FindingKind::Missing | FindingKind::Outdated => version.map(|v| Expected {
-                    version_id: v.id.clone(),
-                    decision: v.announced_by.clone(),
-                    effective_on: v.valid_from,
-                    content_hash: v.content_hash.clone(),
-                }),
+                FindingKind::Missing | FindingKind::Outdated | FindingKind::MustRemove => version
+                    .map(|v| Expected {
+                        version_id: v.id.clone(),
+                        decision: v.announced_by.clone(),
+                        effective_on: v.valid_from,
+                        content_hash: v.content_hash.clone(),
+                    }),
                 _ => None,
             },
             observed,
@@ -385,6 +397,7 @@ impl Ctx<'_> {
 /// commune of the province.
 pub struct ProvinceView<'a> {
     pub province: String,
+    known: &'a HashSet<String>,
     pub as_of: NaiveDate,
     /// Rows of national and this province's scope, by code.
     rows: HashMap<&'a str, Vec<&'a CatalogueVersion>>,
@@ -414,6 +427,7 @@ impl CatalogueIndex {
         }
         ProvinceView {
             province: province.to_owned(),
+            known: &self.known,
             as_of,
             rows,
             applicable: applicable_rows,
@@ -538,9 +552,19 @@ pub fn evaluate(
         });
         let channel = posting.channel;
         let code = posting.code.as_str();
-        let finding = if rows.is_empty() {
+        let finding = if rows.is_empty() && !view.known.contains(code) {
             ctx.finding(
                 FindingKind::UnknownProcedure,
+                code,
+                channel,
+                None,
+                observed,
+                None,
+            )
+        } else if rows.is_empty() {
+            // Another province's own procedure: known, but not this province's to post.
+            ctx.finding(
+                FindingKind::NotApplicable,
                 code,
                 channel,
                 None,

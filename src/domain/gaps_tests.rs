@@ -251,6 +251,30 @@ fn postings_that_answer_no_requirement_are_classified() {
 }
 
 #[test]
+fn another_provinces_own_procedure_is_not_applicable_not_unknown() {
+    let catalogue = catalogue().with_known_codes(["2.000999".to_owned()]);
+    let view = catalogue.for_province("52", d("2026-05-01"));
+    let board = vec![posting(
+        "2.000999",
+        PostingChannel::Counter,
+        "5/QĐ-UBND",
+        "2026-04-01",
+    )];
+    let e = evaluate(
+        "23764",
+        &view,
+        &board,
+        &[],
+        &ProvinceRules::default(),
+        &calendar(),
+    );
+    assert_eq!(
+        find(&e, "2.000999", PostingChannel::Counter)[0].kind,
+        FindingKind::NotApplicable
+    );
+}
+
+#[test]
 fn a_provincial_version_is_required_in_its_province_only() {
     let board = complete_board("2026-05-01");
     let hcm = run("2026-05-01", "79", &board, &[], &ProvinceRules::default());

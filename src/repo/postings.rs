@@ -89,6 +89,15 @@ pub fn open_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<Vec<Pos
         .load(conn)
 }
 
+/// The taken-down postings of a commune (its history).
+pub fn closed_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<Vec<PostingRow>> {
+    postings::table
+        .filter(postings::unit_code.eq(unit))
+        .filter(postings::removed_on.is_not_null())
+        .select(PostingRow::as_select())
+        .load(conn)
+}
+
 pub fn insert(conn: &mut DbConnection, rows: &[PostingRow]) -> QueryResult<usize> {
     let mut n = 0;
     // A posting row binds 13 parameters.
@@ -127,6 +136,13 @@ pub fn update_evidence(conn: &mut DbConnection, row: &PostingRow) -> QueryResult
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     postings::table.count().get_result(conn)
+}
+
+pub fn count_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<i64> {
+    postings::table
+        .filter(postings::unit_code.eq(unit))
+        .count()
+        .get_result(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

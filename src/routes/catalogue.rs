@@ -135,9 +135,10 @@ pub async fn import_catalogue(
         ));
     }
     let options = ImportOptions {
-        effective_on: query
-            .effective_on
-            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        effective_on: query.effective_on.map_or_else(
+            || Ok(crate::domain::calendar::today_in_vietnam()),
+            |d| super::check_date("effective_on", d),
+        )?,
         dry_run: query.dry_run.unwrap_or(false),
         source,
     };

@@ -227,9 +227,7 @@ pub async fn get_decision(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    if id.len() > 64 {
-        return Err(ApiError::NotFound("no such decision".into()));
-    }
+    super::check_id(&id, "decision")?;
     Ok(HttpResponse::Ok().json(load_detail(&db, id).await?))
 }
 
@@ -419,6 +417,20 @@ impl TryFrom<NewDecision> for DecisionInput {
             && let ApiError::Validation(list) = ApiError::from(e)
         {
             errors.extend(list);
+        }
+        if !crate::domain::calendar::date_in_range(body.signed_on) {
+            errors.push(FieldError::new(
+                "signed_on",
+                "must be between 1900-01-01 and 2199-12-31",
+            ));
+        }
+        for (index, item) in body.items.iter().enumerate() {
+            if !crate::domain::calendar::date_in_range(item.effective_on) {
+                errors.push(FieldError::new(
+                    format!("items[{index}].effective_on"),
+                    "must be between 1900-01-01 and 2199-12-31",
+                ));
+            }
         }
         let number =
             DecisionNumber::parse(&body.number).map_err(|e| FieldError::new("number", e.0));

@@ -16,6 +16,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, FieldError};
@@ -155,6 +156,34 @@ pub fn search_key(q: Option<&str>) -> Result<Option<String>, ApiError> {
         ));
     }
     Ok(Some(crate::domain::text::search_key(q)).filter(|s| !s.is_empty()))
+}
+
+/// 422 unless the date lies between 1900-01-01 and 2199-12-31 (PostgreSQL and the text dates of
+/// SQLite would otherwise disagree on, or refuse, far-away years).
+pub fn check_date(field: &str, date: NaiveDate) -> Result<NaiveDate, ApiError> {
+    if crate::domain::calendar::date_in_range(date) {
+        Ok(date)
+    } else {
+        Err(ApiError::validation_one(
+            field,
+            "must be between 1900-01-01 and 2199-12-31",
+        ))
+    }
+}
+
+/// `as_of`, defaulting to today in Vietnam, within the accepted range.
+pub fn as_of(date: Option<NaiveDate>) -> Result<NaiveDate, ApiError> {
+    check_date(
+        "as_of",
+        date.unwrap_or_else(crate::domain::calendar::today_in_vietnam),
+    )
+}
+
+/// Ids the service issues are UUIDs; anything else names nothing (and never reaches the database).
+pub fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| ApiError::NotFound(format!("no {what} {id}")))
 }
 
 /// 422 unless `province` (when given) is a province of the unit list.

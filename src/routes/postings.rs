@@ -82,7 +82,7 @@ pub fn commune_code(raw: &str) -> Result<UnitCode, ApiError> {
 }
 
 pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    crate::domain::calendar::today_in_vietnam()
 }
 
 /// Authorizes access to a commune: its officer is checked at once; anyone else needs the
@@ -136,7 +136,7 @@ pub async fn list_postings(
 ) -> Result<HttpResponse, ApiError> {
     let code = commune_code(&path.into_inner())?;
     authorize(&db, &identity, &code, false).await?;
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
     let (rows, open) = db
         .run(move |conn| {
@@ -509,7 +509,7 @@ pub async fn delete_posting(
     let channel = PostingChannel::parse(&channel)
         .ok_or_else(|| ApiError::validation_one("channel", "must be `counter` or `portal`"))?;
     let today = today();
-    let on = query.removed_on.unwrap_or(today);
+    let on = super::check_date("removed_on", query.removed_on.unwrap_or(today))?;
     if on > today {
         return Err(ApiError::validation_one(
             "removed_on",

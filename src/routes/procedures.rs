@@ -97,10 +97,6 @@ fn sector_ref(names: &HashMap<String, String>, code: &str) -> SectorRef {
     }
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(UnitCode::province)
         .transpose()
@@ -128,7 +124,7 @@ pub async fn list_procedures(
     let province = province_param(query.province.as_deref())?;
     let q = search_key(query.q.as_deref())?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let date = query.as_of.unwrap_or_else(today);
+    let date = super::as_of(query.as_of)?;
     let status = query.status.unwrap_or_default();
     let (rows, sector_names) = db
         .run(move |conn| {
@@ -339,7 +335,7 @@ pub async fn get_procedure(
         .map_err(|e| ApiError::validation_one("code", e.0))?;
     let query = query.into_inner();
     let province = province_param(query.province.as_deref())?;
-    let date = query.as_of.unwrap_or_else(today);
+    let date = super::as_of(query.as_of)?;
     let lookup = code.clone();
     let checked = province.clone();
     let (rows, names) = db

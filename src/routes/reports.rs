@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::export::{Cell, Format, Table, negotiate, respond};
-use super::postings::{commune_code, today};
+use super::postings::commune_code;
 use crate::auth::{Identity, Role};
 use crate::db::Db;
 use crate::domain::codes::UnitCode;
@@ -110,7 +110,7 @@ pub async fn get_commune_report(
     if identity.role == Role::Officer {
         identity.require_commune_read(code.as_str(), "")?;
     }
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
     let checker = identity.clone();
     let report = db
@@ -199,7 +199,7 @@ pub async fn get_province_report(
     let code = UnitCode::province(&path.into_inner())
         .map_err(|e| ApiError::validation_one("code", e.0))?;
     identity.require_province_read(code.as_str())?;
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = super::as_of(query.as_of)?;
     let province = code.as_str().to_owned();
     let report = db
         .run(move |conn| service::province_report(conn, &province, as_of))
@@ -279,7 +279,7 @@ pub async fn get_national_report(
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_national_read()?;
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = super::as_of(query.as_of)?;
     let report = db
         .run(move |conn| service::national_report(conn, as_of))
         .await?;
@@ -368,6 +368,7 @@ pub async fn get_decision_impact(
     query: web::Query<ImpactQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
+    super::check_id(&id, "decision")?;
     let query = query.into_inner();
     let province = query
         .province
@@ -385,7 +386,7 @@ pub async fn get_decision_impact(
         Some(p) => identity.require_province_read(p)?,
         None => identity.require_national_read()?,
     }
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = super::as_of(query.as_of)?;
     let report = db
         .run(move |conn| {
             super::check_province(conn, province.as_deref())?;

@@ -61,10 +61,6 @@ pub struct SectorDetail {
     pub by_level: BTreeMap<String, i64>,
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(UnitCode::province)
         .transpose()
@@ -91,7 +87,7 @@ pub async fn list_sectors(
     let limit = page_limit(query.limit)? as usize;
     let province = province_param(query.province.as_deref())?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let date = query.as_of.unwrap_or_else(today);
+    let date = super::as_of(query.as_of)?;
     let level = query.level;
     let (all, versions) = db
         .run(move |conn| {
@@ -157,7 +153,7 @@ pub async fn get_sector(
     let code = path.into_inner();
     let query = query.into_inner();
     let province = province_param(query.province.as_deref())?;
-    let date = query.as_of.unwrap_or_else(today);
+    let date = super::as_of(query.as_of)?;
     let (sector, versions) = db
         .run(move |conn| {
             super::check_province(conn, province.as_deref())?;

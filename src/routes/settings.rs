@@ -170,6 +170,17 @@ pub async fn create_exemption(
             "must be non-blank text without control characters",
         ));
     }
+    for (field, date) in [
+        ("valid_from", Some(body.valid_from)),
+        ("valid_to", body.valid_to),
+    ] {
+        if date.is_some_and(|d| !crate::domain::calendar::date_in_range(d)) {
+            errors.push(FieldError::new(
+                field,
+                "must be between 1900-01-01 and 2199-12-31",
+            ));
+        }
+    }
     if body.valid_to.is_some_and(|to| to <= body.valid_from) {
         errors.push(FieldError::new("valid_to", "must be after valid_from"));
     }
@@ -259,6 +270,7 @@ pub async fn delete_exemption(
 ) -> Result<HttpResponse, ApiError> {
     identity.require(&[Role::Admin])?;
     let (code, id) = path.into_inner();
+    super::check_id(&id, "exemption")?;
     let code = commune_code(&code)?;
     let unit = code.as_str().to_owned();
     let request_id = request_id(&req);
@@ -368,6 +380,12 @@ pub async fn put_holidays(
         errors.push(FieldError::new("holidays", "at most 2000 days"));
     }
     for (i, h) in body.into_inner().holidays.into_iter().enumerate() {
+        if !crate::domain::calendar::date_in_range(h.day) {
+            errors.push(FieldError::new(
+                format!("holidays[{i}].day"),
+                "must be between 1900-01-01 and 2199-12-31",
+            ));
+        }
         let name = text::nfc(&h.name);
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             errors.push(FieldError::new(
@@ -394,6 +412,10 @@ pub async fn put_holidays(
             write_tx(conn, WriteLock::Reference, |conn| {
                 let before = holidays_etag(&repo::holidays(conn)?);
                 check_if_match(if_match.as_deref(), &before)?;
+                let wanted: Vec<HolidayRow> = rows.clone();
+                if holidays_etag(&wanted) == before {
+                    return Ok(wanted);
+                }
                 repo::replace_holidays(conn, &rows)?;
                 let after = repo::holidays(conn)?;
                 let after_tag = holidays_etag(&after);
@@ -551,6 +573,10 @@ pub async fn put_province_settings(
                     required_channels: current.required_channels,
                 });
                 check_if_match(if_match.as_deref(), &before)?;
+                if before == etag {
+                    // The same settings again: nothing to write, nothing to audit.
+                    return Ok(body);
+                }
                 let channels: Vec<&str> =
                     body.required_channels.iter().map(|c| c.as_str()).collect();
                 repo::save_settings(

@@ -178,7 +178,35 @@ impl Pending {
         self.removals.entry(on).or_default().push(id.to_owned());
     }
 
-    fn flush(self, conn: &mut DbConnection) -> QueryResult<()> {
+    /// Cuts back every earlier posting of the same procedure and channel whose window reaches past
+    /// a new posting's date, so that at most one posting of a pair is current on any day.
+    fn trim_history(&mut self, conn: &mut DbConnection, unit: &str) -> QueryResult<()> {
+        if self.inserts.is_empty() {
+            return Ok(());
+        }
+        let closed = postings::closed_for_unit(conn, unit)?;
+        let mut cuts = Vec::new();
+        for new in &self.inserts {
+            for old in closed
+                .iter()
+                .filter(|o| o.procedure_code == new.procedure_code && o.channel == new.channel)
+            {
+                if old
+                    .removed_on
+                    .is_some_and(|removed| removed > new.posted_on)
+                {
+                    cuts.push((old.id.clone(), new.posted_on.max(old.posted_on)));
+                }
+            }
+        }
+        for (id, on) in cuts {
+            self.remove(&id, on);
+        }
+        Ok(())
+    }
+
+    fn flush(mut self, conn: &mut DbConnection, unit: &str) -> QueryResult<()> {
+        self.trim_history(conn, unit)?;
         // Removals first: the partial unique index allows one open posting per key.
         for (on, ids) in self.removals {
             for chunk in ids.chunks(crate::repo::INSERT_CHUNK) {
@@ -313,7 +341,7 @@ pub fn replace_inventory(
                 changes.removed += 1;
             }
         }
-        pending.flush(conn)?;
+        pending.flush(conn, unit)?;
         changes.warnings = warnings_for(conn, &inputs.iter().collect::<Vec<_>>())?;
         changes.etag = inventory_etag(&postings::open_for_unit(conn, unit)?);
         changes.changed = changes.etag != before;
@@ -357,7 +385,7 @@ pub fn put_posting(
             &mut changes,
             apply_one(conn, &mut pending, unit, current, input, actor)?,
         );
-        pending.flush(conn)?;
+        pending.flush(conn, unit)?;
         changes.warnings = warnings_for(conn, &[input])?;
         let after = postings::open_for_unit(conn, unit)?;
         changes.etag = inventory_etag(&after);

@@ -66,7 +66,13 @@ pub fn load_catalogue(
             query.filter(procedure_versions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
     }
     let rows: Vec<CatalogueColumns> = query.load(conn)?;
-    Ok(CatalogueIndex::new(rows.into_iter().map(
+    let known: Vec<String> = match province {
+        Some(_) => crate::db::schema::procedures::table
+            .select(crate::db::schema::procedures::code)
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    let index = CatalogueIndex::new(rows.into_iter().map(
         |(
             id,
             code,
@@ -96,7 +102,8 @@ pub fn load_catalogue(
                 content_hash,
             }
         },
-    )))
+    ));
+    Ok(index.with_known_codes(known))
 }
 
 /// A province's rules: its settings, or the defaults (5 working days, both channels).
@@ -738,7 +745,11 @@ pub fn decision_impact(
                         .expected
                         .as_ref()
                         .is_some_and(|e| version_ids.contains(&e.version_id)),
-                    FindingKind::MustRemove => true,
+                    // Only what this decision abolished, not a later abolition of the same code.
+                    FindingKind::MustRemove => f
+                        .expected
+                        .as_ref()
+                        .is_some_and(|e| version_ids.contains(&e.version_id)),
                     _ => false,
                 };
                 if caused {

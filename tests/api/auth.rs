@@ -115,6 +115,20 @@ async fn bad_tokens_are_refused_with_401_and_change_nothing() {
         reply.problem(401);
     }
     assert_eq!(app.table_counts(), before);
+    // An audience list (RFC 7519) naming this service, and no `iat`, are fine.
+    let listed = with(
+        without(claims(), "iat"),
+        "aud",
+        json!(["other-api", "niemyet-api"]),
+    );
+    let reply = app
+        .post_json(
+            "/api/v1/sectors",
+            &json!({"name": "Lĩnh vực thử"}),
+            Some(&sign(&listed, secret)),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
     // The good token of the same shape works.
     let reply = app
         .post_json(

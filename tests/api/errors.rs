@@ -118,6 +118,55 @@ async fn text_input_is_stored_in_nfc() {
 }
 
 #[actix_web::test]
+async fn far_away_dates_and_odd_ids_are_refused_before_the_database() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, None);
+    for path in [
+        "/api/v1/procedures?as_of=2300-01-01",
+        "/api/v1/procedures/1.001193?as_of=1850-01-01",
+        "/api/v1/sectors?as_of=+10000-01-01",
+    ] {
+        let reply = app.get(path).await;
+        assert!(
+            matches!(reply.status, 400 | 422),
+            "{path}: {}",
+            reply.text()
+        );
+        reply.problem(reply.status);
+    }
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/communes/23764/report?as_of=2300-01-01"))
+                .bearer_auth(&admin),
+        )
+        .await;
+    reply.problem(422);
+    app.get("/api/v1/decisions/%00").await.problem(404);
+    app.send(
+        app.client
+            .get(app.url("/api/v1/decisions/%00/impact"))
+            .bearer_auth(&admin),
+    )
+    .await
+    .problem(404);
+    app.delete("/api/v1/communes/23764/exemptions/%00", Some(&admin))
+        .await
+        .problem(404);
+    let body = json!({"number": "1/QĐ-BTP", "issuer": "Bộ Tư pháp", "scope": "national", "signed_on": "2300-03-01",
+                      "items": [{"action": "abolished", "procedure_code": "1.000656", "effective_on": "2300-04-01"}]});
+    let problem = app
+        .post_json(
+            "/api/v1/decisions",
+            &body,
+            Some(&app.token(Role::Editor, None)),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "signed_on");
+}
+
+#[actix_web::test]
 async fn unknown_routes_and_methods_answer_problems() {
     let app = TestApp::spawn().await;
     app.get("/api/v1/nothing-here").await.problem(404);

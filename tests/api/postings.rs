@@ -240,6 +240,42 @@ async fn one_posting_is_created_replaced_and_taken_down() {
 }
 
 #[actix_web::test]
+async fn a_backdated_correction_never_leaves_two_postings_current_on_one_day() {
+    let app = TestApp::spawn().await;
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let path = format!("/api/v1/communes/{IA_GRAI}/postings/1.001193/counter");
+    for (decision, posted_on) in [
+        ("163/QĐ-BTP", "2025-07-03"),
+        ("2468/QĐ-BTP", "2025-10-06"),
+        ("2468/QĐ-BTP", "2025-10-02"),
+    ] {
+        let reply = app
+            .put_json(
+                &path,
+                &json!({"decision": decision, "posted_on": posted_on}),
+                Some(&officer),
+            )
+            .await;
+        assert!(
+            reply.status == 200 || reply.status == 201,
+            "{}",
+            reply.text()
+        );
+    }
+    let list = format!("/api/v1/communes/{IA_GRAI}/postings");
+    for (day, decision) in [
+        ("2025-10-01", "163/QĐ-BTP"),
+        ("2025-10-03", "2468/QĐ-BTP"),
+        ("2025-10-07", "2468/QĐ-BTP"),
+    ] {
+        let board = app.get_as(&format!("{list}?as_of={day}"), &officer).await;
+        let items = board["items"].as_array().cloned().unwrap_or_default();
+        assert_eq!(items.len(), 1, "{day}: {items:?}");
+        assert_eq!(items[0]["decision"], decision, "{day}");
+    }
+}
+
+#[actix_web::test]
 async fn a_stale_if_match_gets_412_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let officer = app.token(Role::Officer, Some(IA_GRAI));

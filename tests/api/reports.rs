@@ -515,6 +515,25 @@ async fn a_decisions_impact_lists_the_communes_that_have_not_followed_it() {
             ("1.001193".into(), "outdated".into())
         ]
     );
+    // The import that first announced those procedures is not blamed for the abolition.
+    let imports = app.get_json("/api/v1/decisions?kind=import").await;
+    let import_id = imports["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let admin = app.token(Role::Admin, None);
+    let import_impact = app
+        .get_as(
+            &format!("/api/v1/decisions/{import_id}/impact?as_of=2026-04-20&province=52"),
+            &admin,
+        )
+        .await;
+    assert!(
+        import_impact["rows"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|x| x["kind"] != "must_remove")),
+        "must_remove belongs to the abolishing decision only"
+    );
     // The other communes of Gia Lai never posted 1.001193: it is missing there.
     assert!(impact["communes_affected"].as_i64().unwrap_or(0) > 1);
     // Once Ia Grai follows the decision (re-posts one, takes the other down today), it drops out.
