@@ -255,6 +255,24 @@ pub trait Windowed {
     fn valid_to(&self) -> Option<NaiveDate>;
 }
 
+/// Implements `Windowed` for a row type with `scope`, `valid_from` and `valid_to` fields.
+#[macro_export]
+macro_rules! impl_windowed {
+    ($($row:ty),+ $(,)?) => {$(
+        impl $crate::domain::catalogue::Windowed for $row {
+            fn scope(&self) -> &str {
+                &self.scope
+            }
+            fn valid_from(&self) -> chrono::NaiveDate {
+                self.valid_from
+            }
+            fn valid_to(&self) -> Option<chrono::NaiveDate> {
+                self.valid_to
+            }
+        }
+    )+};
+}
+
 impl<T: Windowed> Windowed for &T {
     fn scope(&self) -> &str {
         (*self).scope()
@@ -295,17 +313,7 @@ pub struct ExistingVersion {
     pub content: ProcedureContent,
 }
 
-impl Windowed for ExistingVersion {
-    fn scope(&self) -> &str {
-        &self.scope
-    }
-    fn valid_from(&self) -> NaiveDate {
-        self.valid_from
-    }
-    fn valid_to(&self) -> Option<NaiveDate> {
-        self.valid_to
-    }
-}
+crate::impl_windowed!(ExistingVersion);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

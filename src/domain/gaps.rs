@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::calendar::Calendar;
-use super::catalogue::{NATIONAL, Windowed, applicable, window_contains};
+use super::catalogue::{NATIONAL, applicable, window_contains};
 
 /// Where a commune posts a procedure.
 #[derive(
@@ -123,17 +123,7 @@ pub struct CatalogueVersion {
     pub content_hash: String,
 }
 
-impl Windowed for CatalogueVersion {
-    fn scope(&self) -> &str {
-        &self.scope
-    }
-    fn valid_from(&self) -> NaiveDate {
-        self.valid_from
-    }
-    fn valid_to(&self) -> Option<NaiveDate> {
-        self.valid_to
-    }
-}
+crate::impl_windowed!(CatalogueVersion);
 
 /// The catalogue rows of every procedure, by code (national rows and any provincial ones).
 #[derive(Debug, Default)]

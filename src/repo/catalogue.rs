@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{decision_items, decisions, procedure_versions, procedures};
 use crate::domain::catalogue::{
-    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, Windowed, levels_from_db,
+    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, levels_from_db,
     levels_to_db,
 };
 use crate::domain::codes::normalize_decision_number;
@@ -83,17 +83,7 @@ impl VersionRow {
     }
 }
 
-impl Windowed for VersionRow {
-    fn scope(&self) -> &str {
-        &self.scope
-    }
-    fn valid_from(&self) -> NaiveDate {
-        self.valid_from
-    }
-    fn valid_to(&self) -> Option<NaiveDate> {
-        self.valid_to
-    }
-}
+crate::impl_windowed!(VersionRow, VersionSummary);
 
 /// The columns a procedure list needs.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -113,18 +103,6 @@ pub struct VersionSummary {
     pub levels: String,
     pub announced_by: Option<String>,
     pub content_hash: String,
-}
-
-impl Windowed for VersionSummary {
-    fn scope(&self) -> &str {
-        &self.scope
-    }
-    fn valid_from(&self) -> NaiveDate {
-        self.valid_from
-    }
-    fn valid_to(&self) -> Option<NaiveDate> {
-        self.valid_to
-    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

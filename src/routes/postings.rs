@@ -106,13 +106,6 @@ async fn authorize(
     identity.require_commune_read(code.as_str(), &province.code)
 }
 
-fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 /// The commune's postings on a date.
 #[utoipa::path(
     tag = "postings",
@@ -347,7 +340,7 @@ pub async fn put_postings(
         return Err(ApiError::Validation(errors));
     }
     let unit = code.as_str().to_owned();
-    let if_match = if_match(&req);
+    let if_match = super::if_match(&req);
     let request_id = request_id(&req);
     let changes = db
         .run(move |conn| {
@@ -437,7 +430,7 @@ pub async fn put_posting(
     let mut errors = Vec::new();
     let input = parse_line("", line, today(), &mut errors).ok_or(ApiError::Validation(errors))?;
     let unit = code.as_str().to_owned();
-    let if_match = if_match(&req);
+    let if_match = super::if_match(&req);
     let request_id = request_id(&req);
     let (changes, row) = db
         .run(move |conn| {
@@ -517,7 +510,7 @@ pub async fn delete_posting(
         ));
     }
     let unit = code.as_str().to_owned();
-    let if_match = if_match(&req);
+    let if_match = super::if_match(&req);
     let request_id = request_id(&req);
     let etag = db
         .run(move |conn| {

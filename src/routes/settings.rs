@@ -33,13 +33,6 @@ fn etag_of(parts: &[String]) -> String {
     format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
 }
 
-fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 /// A procedure a commune need not post.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exemption {
@@ -405,7 +398,7 @@ pub async fn put_holidays(
         return Err(ApiError::Validation(errors));
     }
     rows.sort_by_key(|h| h.day);
-    let if_match = if_match(&req);
+    let if_match = super::if_match(&req);
     let request_id = request_id(&req);
     let saved = db
         .run(move |conn| {
@@ -558,7 +551,7 @@ pub async fn put_province_settings(
         return Err(ApiError::Validation(errors));
     }
     let province = code.as_str().to_owned();
-    let if_match = if_match(&req);
+    let if_match = super::if_match(&req);
     let request_id = request_id(&req);
     let etag = settings_etag(&body);
     let saved = db

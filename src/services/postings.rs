@@ -287,6 +287,18 @@ fn audit_write(
     )
 }
 
+/// The commune's open postings and their ETag, after checking `If-Match` against it.
+fn open_inventory(
+    conn: &mut DbConnection,
+    unit: &str,
+    if_match: Option<&str>,
+) -> Result<(Vec<PostingRow>, String), ApiError> {
+    let open = postings::open_for_unit(conn, unit)?;
+    let etag = inventory_etag(&open);
+    check_if_match(if_match, &etag)?;
+    Ok((open, etag))
+}
+
 /// Who writes, and under which precondition.
 pub struct WriteContext<'a> {
     pub actor: &'a Identity,
@@ -309,9 +321,7 @@ pub fn replace_inventory(
         request_id,
     } = ctx;
     write_tx(conn, WriteLock::commune(unit), |conn| {
-        let open = postings::open_for_unit(conn, unit)?;
-        let before = inventory_etag(&open);
-        check_if_match(if_match, &before)?;
+        let (open, before) = open_inventory(conn, unit, if_match)?;
         let by_key: BTreeMap<(String, String), &PostingRow> = open
             .iter()
             .map(|r| ((r.procedure_code.clone(), r.channel.clone()), r))
@@ -373,9 +383,7 @@ pub fn put_posting(
         request_id,
     } = ctx;
     write_tx(conn, WriteLock::commune(unit), |conn| {
-        let open = postings::open_for_unit(conn, unit)?;
-        let before = inventory_etag(&open);
-        check_if_match(if_match, &before)?;
+        let (open, before) = open_inventory(conn, unit, if_match)?;
         let current = open.iter().find(|r| {
             r.procedure_code == input.code.as_str() && r.channel == input.channel.as_str()
         });
@@ -420,9 +428,7 @@ pub fn remove_posting(
         request_id,
     } = ctx;
     write_tx(conn, WriteLock::commune(unit), |conn| {
-        let open = postings::open_for_unit(conn, unit)?;
-        let before = inventory_etag(&open);
-        check_if_match(if_match, &before)?;
+        let (open, before) = open_inventory(conn, unit, if_match)?;
         let row = open
             .iter()
             .find(|r| r.procedure_code == code.as_str() && r.channel == channel.as_str())
