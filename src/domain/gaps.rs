@@ -320,13 +320,55 @@ struct Ctx<'a> {
     as_of: NaiveDate,
     rules: &'a ProvinceRules,
     calendar: &'a Calendar,
+    /// Due dates by trigger date: most findings of a commune share a handful of triggers.
+    due_cache: std::cell::RefCell<HashMap<NaiveDate, NaiveDate>>,
+}
+
+/// Collects findings, or only their counts when the caller needs the summary alone (province and
+/// national reports), which saves building millions of findings.
+struct Collector {
+    keep: bool,
+    findings: Vec<Finding>,
+    counts: BTreeMap<FindingKind, u64>,
+    overdue: u64,
+}
+
+impl Collector {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parameters of Ctx::finding, passed through as they are"
+    )]
+    fn add(
+        &mut self,
+        ctx: &Ctx<'_>,
+        kind: FindingKind,
+        code: &str,
+        channel: PostingChannel,
+        version: Option<&CatalogueVersion>,
+        observed: Option<Observed>,
+        trigger: Option<NaiveDate>,
+    ) {
+        *self.counts.entry(kind).or_default() += 1;
+        if self.keep {
+            let finding = ctx.finding(kind, code, channel, version, observed, trigger);
+            self.overdue += u64::from(finding.overdue);
+            self.findings.push(finding);
+        } else if let Some(t) = trigger {
+            self.overdue += u64::from(ctx.due(t).1);
+        }
+    }
 }
 
 impl Ctx<'_> {
     fn due(&self, trigger: NaiveDate) -> (NaiveDate, bool, i64) {
-        let due = self
-            .calendar
-            .add_working_days(trigger, self.rules.deadline_working_days);
+        let due = *self
+            .due_cache
+            .borrow_mut()
+            .entry(trigger)
+            .or_insert_with(|| {
+                self.calendar
+                    .add_working_days(trigger, self.rules.deadline_working_days)
+            });
         let overdue = self.as_of > due;
         (
             due,
@@ -442,12 +484,37 @@ pub fn evaluate(
     rules: &ProvinceRules,
     calendar: &Calendar,
 ) -> Evaluation {
+    run(unit, view, postings, exemptions, rules, calendar, true)
+}
+
+/// The same evaluation, summary only: `findings` stays empty.
+pub fn summarize(
+    unit: &str,
+    view: &ProvinceView<'_>,
+    postings: &[PostingFact],
+    exemptions: &[ExemptionFact],
+    rules: &ProvinceRules,
+    calendar: &Calendar,
+) -> Evaluation {
+    run(unit, view, postings, exemptions, rules, calendar, false)
+}
+
+fn run(
+    unit: &str,
+    view: &ProvinceView<'_>,
+    postings: &[PostingFact],
+    exemptions: &[ExemptionFact],
+    rules: &ProvinceRules,
+    calendar: &Calendar,
+    keep: bool,
+) -> Evaluation {
     let as_of = view.as_of;
     let ctx = Ctx {
         unit,
         as_of,
         rules,
         calendar,
+        due_cache: Default::default(),
     };
     let exempt: HashSet<&str> = exemptions
         .iter()
@@ -466,7 +533,12 @@ pub fn evaluate(
     };
     let no_rows: Vec<&CatalogueVersion> = Vec::new();
 
-    let mut findings = Vec::new();
+    let mut out = Collector {
+        keep,
+        findings: Vec::new(),
+        counts: BTreeMap::new(),
+        overdue: 0,
+    };
     let mut matched: HashSet<(&str, PostingChannel)> = HashSet::new();
     let mut summary = Summary::default();
     let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
@@ -491,14 +563,15 @@ pub fn evaluate(
             let key = (code, channel);
             let Some(posting) = posted.get(&key) else {
                 sector.missing += 1;
-                findings.push(ctx.finding(
+                out.add(
+                    &ctx,
                     FindingKind::Missing,
                     code,
                     channel,
                     Some(current),
                     None,
                     Some(current.valid_from),
-                ));
+                );
                 continue;
             };
             matched.insert(key);
@@ -518,14 +591,15 @@ pub fn evaluate(
                 posted_on: posting.posted_on,
                 version_id: version.map(|v| v.id.clone()),
             };
-            findings.push(ctx.finding(
+            out.add(
+                &ctx,
                 FindingKind::Outdated,
                 code,
                 channel,
                 Some(current),
                 Some(observed),
                 Some(current.valid_from),
-            ));
+            );
         }
     }
 
@@ -542,8 +616,9 @@ pub fn evaluate(
         });
         let channel = posting.channel;
         let code = posting.code.as_str();
-        let finding = if rows.is_empty() && !view.known.contains(code) {
-            ctx.finding(
+        if rows.is_empty() && !view.known.contains(code) {
+            out.add(
+                &ctx,
                 FindingKind::UnknownProcedure,
                 code,
                 channel,
@@ -553,7 +628,8 @@ pub fn evaluate(
             )
         } else if rows.is_empty() {
             // Another province's own procedure: known, but not this province's to post.
-            ctx.finding(
+            out.add(
+                &ctx,
                 FindingKind::NotApplicable,
                 code,
                 channel,
@@ -563,7 +639,8 @@ pub fn evaluate(
             )
         } else {
             match view.applicable.get(code).copied() {
-                Some(v) if v.abolished => ctx.finding(
+                Some(v) if v.abolished => out.add(
+                    &ctx,
                     FindingKind::MustRemove,
                     code,
                     channel,
@@ -571,7 +648,8 @@ pub fn evaluate(
                     observed,
                     Some(v.valid_from),
                 ),
-                Some(v) => ctx.finding(
+                Some(v) => out.add(
+                    &ctx,
                     FindingKind::NotApplicable,
                     code,
                     channel,
@@ -581,13 +659,21 @@ pub fn evaluate(
                 ),
                 None => {
                     let first = rows.iter().copied().min_by_key(|r| r.valid_from);
-                    ctx.finding(FindingKind::Premature, code, channel, first, observed, None)
+                    out.add(
+                        &ctx,
+                        FindingKind::Premature,
+                        code,
+                        channel,
+                        first,
+                        observed,
+                        None,
+                    )
                 }
             }
-        };
-        findings.push(finding);
+        }
     }
 
+    let mut findings = out.findings;
     findings.sort_by(|a, b| {
         (a.severity, &a.procedure_code, a.channel, a.kind).cmp(&(
             b.severity,
@@ -596,13 +682,11 @@ pub fn evaluate(
             b.kind,
         ))
     });
-    summary.counts = FindingKind::ALL.iter().map(|k| (*k, 0)).collect();
-    for f in &findings {
-        *summary.counts.entry(f.kind).or_default() += 1;
-        if f.overdue {
-            summary.overdue += 1;
-        }
-    }
+    summary.counts = FindingKind::ALL
+        .iter()
+        .map(|k| (*k, out.counts.get(k).copied().unwrap_or(0)))
+        .collect();
+    summary.overdue = out.overdue;
     summary.completeness = percent(summary.ok, summary.required_pairs);
     summary.timely_rate = percent(summary.timely, summary.required_pairs);
     summary.by_sector = sectors

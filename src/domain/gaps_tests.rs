@@ -468,6 +468,16 @@ proptest! {
         prop_assert_eq!(full.summary.completeness, 100.0);
         prop_assert_eq!(full.summary.timely_rate, 100.0);
 
+        // The summary-only path counts exactly what the full one finds.
+        let quick = summarize("26740", &view, &board[1..], &[], &ProvinceRules::default(), &Calendar::default());
+        let slow = evaluate("26740", &view, &board[1..], &[], &ProvinceRules::default(), &Calendar::default());
+        prop_assert!(quick.findings.is_empty());
+        prop_assert_eq!(&quick.summary.counts, &slow.summary.counts);
+        prop_assert_eq!(
+            (quick.summary.ok, quick.summary.overdue, quick.summary.timely),
+            (slow.summary.ok, slow.summary.overdue, slow.summary.timely)
+        );
+
         let mut fewer = board.clone();
         let gone = fewer.remove(remove.index(board.len()));
         let e = evaluate("26740", &view, &fewer, &[], &ProvinceRules::default(), &Calendar::default());

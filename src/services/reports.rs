@@ -17,7 +17,7 @@ use crate::domain::catalogue::{Level, NATIONAL, levels_from_db};
 use crate::domain::gaps::{
     CatalogueIndex, CatalogueVersion, Evaluation, ExemptionFact, Finding, FindingKind,
     PostingChannel, PostingFact, ProvinceRules, ProvinceView, SectorSummary, Summary, evaluate,
-    percent,
+    percent, summarize,
 };
 use crate::error::ApiError;
 use crate::repo::catalogue::{self as catalogue_repo, VersionRow};
@@ -446,7 +446,8 @@ fn facts_by_unit(rows: Vec<PostingFactRow>) -> HashMap<String, Vec<PostingFact>>
     by_unit
 }
 
-/// Evaluates every commune of a province against one shared view of the catalogue.
+/// Evaluates every commune of a province against one shared view of the catalogue; with
+/// `findings` false, only the summaries are computed.
 fn evaluate_province(
     view: &ProvinceView<'_>,
     communes: &[UnitRow],
@@ -454,6 +455,7 @@ fn evaluate_province(
     exemptions: &[ExemptionRow],
     rules: &ProvinceRules,
     calendar: &Calendar,
+    findings: bool,
 ) -> Vec<(usize, Evaluation)> {
     let mut exempt: HashMap<&str, Vec<ExemptionFact>> = HashMap::new();
     for e in exemptions {
@@ -474,7 +476,8 @@ fn evaluate_province(
                 .get(c.code.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            (i, evaluate(&c.code, view, facts, ex, rules, calendar))
+            let run = if findings { evaluate } else { summarize };
+            (i, run(&c.code, view, facts, ex, rules, calendar))
         })
         .collect()
 }
@@ -521,6 +524,7 @@ pub fn province_report(
         &exemptions,
         &rules,
         &calendar,
+        false,
     ) {
         totals.add(&evaluation.summary);
         for s in &evaluation.summary.by_sector {
@@ -623,6 +627,7 @@ pub fn national_report(
             &exemptions,
             &rules,
             &calendar,
+            false,
         ) {
             totals.add(&evaluation.summary);
             national.add(&evaluation.summary);
@@ -734,6 +739,7 @@ pub fn decision_impact(
             &exemptions,
             &rules,
             &calendar,
+            true,
         ) {
             let commune = &its_communes[i];
             for f in evaluation.findings {
