@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Times the province report of Thành phố Hồ Chí Minh (79, 168 communes) with every commune
-posting about 95% of its required procedures on both channels, on SQLite and on PostgreSQL.
+posting about 95% of its required procedures on both channels, on SQLite and on PostgreSQL, and
+the national report over the same data (3,321 communes evaluated).
 
 For each backend: a fresh database, the release server, one inventory PUT per commune (timed),
 a warm-up report, then RUNS timed reports (median), a check that the report is right, and the
@@ -80,12 +81,18 @@ def run(backend, database_url, env):
         assert totals["communes"] == len(communes) == 168, totals
         assert totals["required_pairs"] == 168 * len(procedures) * 2, totals
         assert totals["ok"] == posted, (totals["ok"], posted)
+        national = []
+        for _ in range(3):
+            _, payload, seconds = call("GET", "/api/v1/reports/national", token)
+            national.append(seconds)
+        assert json.loads(payload)["totals"]["communes"] == 3321
         with open(f"/proc/{server.pid}/status") as f:
             rss = next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) // 1024
         print(f"{backend:8} communes={len(communes)} procedures={len(procedures)} postings={posted} "
               f"PUT median {statistics.median(put_times)*1000:.0f} ms ({len(lines)} lines) | "
               f"province report median {statistics.median(times)*1000:.0f} ms over {RUNS} runs "
-              f"(min {min(times)*1000:.0f}, max {max(times)*1000:.0f}) | peak RSS {rss} MiB")
+              f"(min {min(times)*1000:.0f}, max {max(times)*1000:.0f}) | "
+              f"national report median {statistics.median(national)*1000:.0f} ms over 3 runs | peak RSS {rss} MiB")
     finally:
         server.terminate()
         server.wait(timeout=60)
