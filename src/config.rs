@@ -15,7 +15,7 @@
 //! | `NIEMYET_DB_POOL_SIZE` | connections in the pool | 8 |
 //! | `NIEMYET_DB_TIMEOUT_SECS` | wait for a pooled connection before answering 503 | 5 |
 //! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
-//! | `NIEMYET_DEMO` | with seeding: demo postings for four communes and demo decisions | `true` |
+//! | `NIEMYET_DEMO` | demo postings and decisions, loaded only into a database this start seeds | `true` in development, `false` in production |
 //! | `NIEMYET_LOG_FORMAT` | `text` or `json` | `text` |
 //! | `RUST_LOG` | log filter | `info` |
 
@@ -141,15 +141,16 @@ impl Settings {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u64)
             .unwrap_or(2);
-        let flag = |key: &str| match get(key).as_deref() {
-            None | Some("true") | Some("1") | Some("yes") => Ok(true),
+        let flag = |key: &str, default: bool| match get(key).as_deref() {
+            None => Ok(default),
+            Some("true") | Some("1") | Some("yes") => Ok(true),
             Some("false") | Some("0") | Some("no") => Ok(false),
             Some(other) => Err(ConfigError(format!(
                 "{key} must be true or false, not `{other}`"
             ))),
         };
-        let seed = flag("NIEMYET_SEED")?;
-        let demo = flag("NIEMYET_DEMO")?;
+        let seed = flag("NIEMYET_SEED", true)?;
+        let demo = flag("NIEMYET_DEMO", environment == Environment::Development)?;
         let log_format = match get("NIEMYET_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,

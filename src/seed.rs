@@ -99,6 +99,17 @@ pub const DEMO_AMENDMENT: &str = "2468/QĐ-BTP";
 pub const DEMO_ABOLITION: &str = "1357/QĐ-BCA";
 pub const DEMO_PROVINCIAL: &str = "85/QĐ-UBND";
 
+/// Whether a demo was begun on this database (one of its decisions exists).
+pub fn demo_started(conn: &mut DbConnection) -> Result<bool, ApiError> {
+    use crate::domain::codes::normalize_decision_number;
+    use crate::repo::catalogue::decision_number_taken;
+    Ok(
+        decision_number_taken(conn, &normalize_decision_number(DEMO_AMENDMENT), "national")?
+            || decision_number_taken(conn, &normalize_decision_number(DEMO_ABOLITION), "national")?
+            || decision_number_taken(conn, &normalize_decision_number(DEMO_PROVINCIAL), "01")?,
+    )
+}
+
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap_or_default()
 }

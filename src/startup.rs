@@ -45,7 +45,7 @@ pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<
     if let Some(u) = report.units {
         tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
     }
-    if let Some(c) = report.catalogue {
+    if let Some(c) = &report.catalogue {
         tracing::info!(
             created = c.created,
             problems = c.skipped,
@@ -56,7 +56,13 @@ pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<
     if holidays > 0 {
         tracing::info!(holidays, "bundled holidays loaded");
     }
-    if seed.demo && seed::seed_demo_if_empty(&mut conn).map_err(failed("the demo"))? {
+    // The demo goes into a database this start has just filled, or finishes an interrupted demo;
+    // never into a catalogue that was already in use.
+    let fresh = report.catalogue.is_some();
+    if seed.demo
+        && (fresh || seed::demo_started(&mut conn).map_err(failed("the demo"))?)
+        && seed::seed_demo_if_empty(&mut conn).map_err(failed("the demo"))?
+    {
         tracing::info!("demo postings and decisions loaded (NIEMYET_DEMO=false leaves them out)");
     }
     Ok(())

@@ -679,6 +679,16 @@ async fn holidays_are_seeded_and_only_an_admin_replaces_them() {
 }
 
 #[actix_web::test]
+async fn the_demo_is_never_loaded_into_a_catalogue_already_in_use() {
+    // The plain template was seeded without the demo; starting on it with the demo switched on
+    // must leave it as it is.
+    let app = TestApp::spawn_with(&[("NIEMYET_DEMO", "true")]).await;
+    assert_eq!(app.table_counts()["postings"], 0);
+    let demo = app.get_json("/api/v1/decisions?kind=announcement").await;
+    assert_eq!(demo["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[actix_web::test]
 async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
     let app = TestApp::spawn_demo().await;
     let admin = app.token(Role::Admin, None);
