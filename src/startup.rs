@@ -84,7 +84,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let db = Db::new(pool, settings.database.backend);
+        let db = Db::new(pool);
         let server = run(listener, db, keys, settings.workers)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })

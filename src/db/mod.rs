@@ -250,20 +250,11 @@ where
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
-    backend: Backend,
 }
 
 impl Db {
-    pub fn new(pool: DbPool, backend: Backend) -> Self {
-        Self { pool, backend }
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
     }
 
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>

@@ -53,7 +53,3 @@ pub fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> QueryResult<()>
         .execute(conn)?;
     Ok(())
 }
-
-pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    audit_log::table.count().get_result(conn)
-}

@@ -411,10 +411,6 @@ pub fn item_counts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashM
     Ok(rows.into_iter().collect())
 }
 
-pub fn count_versions(conn: &mut DbConnection) -> QueryResult<i64> {
-    procedure_versions::table.count().get_result(conn)
-}
-
 /// The applicable version of every procedure on `date` (province-scoped rows win over national
 /// ones), abolitions included, ordered by code.
 pub fn applicable_summaries(

@@ -134,10 +134,6 @@ pub fn update_evidence(conn: &mut DbConnection, row: &PostingRow) -> QueryResult
         .execute(conn)
 }
 
-pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    postings::table.count().get_result(conn)
-}
-
 pub fn count_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<i64> {
     postings::table
         .filter(postings::unit_code.eq(unit))

@@ -1,11 +1,9 @@
 //! Sectors (lĩnh vực).
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{procedure_versions, sectors};
+use crate::db::schema::sectors;
 use crate::domain::text;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -39,15 +37,6 @@ pub fn by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Sector
         .select(SectorRow::as_select())
         .first(conn)
         .optional()
-}
-
-/// Number of version rows per sector (every scope, every date): whether a sector is in use.
-pub fn version_counts(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = procedure_versions::table
-        .group_by(procedure_versions::sector_code)
-        .select((procedure_versions::sector_code, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows.into_iter().collect())
 }
 
 /// A code for a new sector: the slug of its name, made unique against `taken`.

@@ -78,10 +78,6 @@ pub fn is_province(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
     Ok(n > 0)
 }
 
-pub fn all_codes(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
-    units::table.select((units::code, units::level)).load(conn)
-}
-
 /// Inserts new units and updates changed ones, by code; returns (inserted, updated). Rows must
 /// come provinces first, so that parents exist.
 pub fn upsert(conn: &mut DbConnection, rows: &[UnitRow]) -> QueryResult<(usize, usize)> {

@@ -194,6 +194,14 @@ pub fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no {what} {id}")))
 }
 
+/// A `province` query parameter: a 2-digit province code, or 422.
+pub fn province_query(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    raw.map(crate::domain::codes::UnitCode::province)
+        .transpose()
+        .map(|p| p.map(|p| p.as_str().to_owned()))
+        .map_err(|e| ApiError::validation_one("province", e.0))
+}
+
 /// 422 unless `province` (when given) is a province of the unit list.
 pub fn check_province(
     conn: &mut crate::db::DbConnection,

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{decode_cursor, encode_cursor, page_limit, search_key};
 use crate::db::Db;
 use crate::domain::catalogue::{Channel, Level, applicable, levels_from_db};
-use crate::domain::codes::{ProcedureCode, UnitCode};
+use crate::domain::codes::ProcedureCode;
 use crate::error::{ApiError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionRow, VersionRow};
 use crate::repo::sectors;
@@ -97,13 +97,6 @@ fn sector_ref(names: &HashMap<String, String>, code: &str) -> SectorRef {
     }
 }
 
-fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(UnitCode::province)
-        .transpose()
-        .map(|p| p.map(|p| p.as_str().to_owned()))
-        .map_err(|e| ApiError::validation_one("province", e.0))
-}
-
 /// Search the catalogue as it applies on a date, in a province.
 #[utoipa::path(
     tag = "catalogue",
@@ -121,7 +114,7 @@ pub async fn list_procedures(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)? as usize;
-    let province = province_param(query.province.as_deref())?;
+    let province = super::province_query(query.province.as_deref())?;
     let q = search_key(query.q.as_deref())?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let date = super::as_of(query.as_of)?;
@@ -334,7 +327,7 @@ pub async fn get_procedure(
     let code = ProcedureCode::parse(&path.into_inner())
         .map_err(|e| ApiError::validation_one("code", e.0))?;
     let query = query.into_inner();
-    let province = province_param(query.province.as_deref())?;
+    let province = super::province_query(query.province.as_deref())?;
     let date = super::as_of(query.as_of)?;
     let lookup = code.clone();
     let checked = province.clone();

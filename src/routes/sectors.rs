@@ -13,7 +13,6 @@ use super::{decode_cursor, encode_cursor, page_limit, request_id};
 use crate::auth::{Identity, Role};
 use crate::db::{Db, WriteLock, write_tx};
 use crate::domain::catalogue::{Level, levels_from_db};
-use crate::domain::codes::UnitCode;
 use crate::domain::text;
 use crate::error::{ApiError, Problem};
 use crate::repo::audit::{self, AuditEvent};
@@ -61,13 +60,6 @@ pub struct SectorDetail {
     pub by_level: BTreeMap<String, i64>,
 }
 
-fn province_param(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(UnitCode::province)
-        .transpose()
-        .map(|p| p.map(|p| p.as_str().to_owned()))
-        .map_err(|e| ApiError::validation_one("province", e.0))
-}
-
 /// List sectors with their number of procedures in force.
 #[utoipa::path(
     tag = "catalogue",
@@ -85,7 +77,7 @@ pub async fn list_sectors(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)? as usize;
-    let province = province_param(query.province.as_deref())?;
+    let province = super::province_query(query.province.as_deref())?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let date = super::as_of(query.as_of)?;
     let level = query.level;
@@ -152,7 +144,7 @@ pub async fn get_sector(
 ) -> Result<HttpResponse, ApiError> {
     let code = path.into_inner();
     let query = query.into_inner();
-    let province = province_param(query.province.as_deref())?;
+    let province = super::province_query(query.province.as_deref())?;
     let date = super::as_of(query.as_of)?;
     let (sector, versions) = db
         .run(move |conn| {
