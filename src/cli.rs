@@ -150,6 +150,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
+                if_match: None,
             };
             let mut progress = |n: u64| {
                 if let Some(bar) = &bar {

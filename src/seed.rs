@@ -51,6 +51,7 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
             effective_on: two_tier_start(),
             dry_run: false,
             source: format!("{CATALOGUE_NAME} (bundled)"),
+            if_match: None,
         };
         report.catalogue = Some(import_catalogue(
             conn,
@@ -271,6 +272,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             },
             &system,
             None,
+            None,
         )?;
     }
     let residence: Vec<&String> = required
@@ -297,6 +299,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
                 }],
             },
             &system,
+            None,
             None,
         )?;
     }
@@ -330,6 +333,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
                 }],
             },
             &system,
+            None,
             None,
         )?;
     }

@@ -103,6 +103,25 @@ diesel::table! {
         hash_before -> Nullable<Text>,
         hash_after -> Nullable<Text>,
         request_id -> Nullable<Text>,
+        unit_code -> Nullable<Text>,
+        province_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    inspections (id) {
+        id -> Text,
+        unit_code -> Text,
+        province_code -> Text,
+        inspected_on -> Date,
+        team -> Text,
+        notes -> Nullable<Text>,
+        finding_count -> Integer,
+        completeness -> Double,
+        report -> Text,
+        content_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -171,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     holidays,
     province_settings,
     exemptions,
+    inspections,
 );

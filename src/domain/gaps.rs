@@ -194,7 +194,7 @@ impl Default for ProvinceRules {
 }
 
 /// The version a finding expects to see posted (for `must_remove`, the abolition).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Expected {
     pub version_id: String,
     /// Its announcing decision as published.
@@ -204,7 +204,7 @@ pub struct Expected {
 }
 
 /// What the commune has posted.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Observed {
     /// The decision number as posted.
     pub decision: String,
@@ -214,7 +214,7 @@ pub struct Observed {
 }
 
 /// One gap, or one posting to take down.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
     /// Stable across reports: a hash of commune, procedure, channel and kind.
     pub id: String,
@@ -238,7 +238,7 @@ pub struct Finding {
 }
 
 /// Completeness of one sector.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct SectorSummary {
     pub sector_code: String,
     pub required_pairs: u64,
@@ -249,7 +249,7 @@ pub struct SectorSummary {
     pub completeness: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Summary {
     /// Procedures the commune must post.
     pub required_procedures: u64,

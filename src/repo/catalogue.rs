@@ -432,3 +432,63 @@ pub fn applicable_summaries(
     }
     Ok(out)
 }
+
+/// One decision item with its decision and the version it produced, for the change feed.
+pub type ChangeRow = (DecisionItemRow, DecisionRow, String, String, String);
+
+/// Items taking effect on or after `since` in national scope and, if given, one province's
+/// scope (every scope when `None`), in effective order: (item, decision, version name, sector
+/// code, levels).
+pub fn changes_since(
+    conn: &mut DbConnection,
+    since: NaiveDate,
+    province: Option<&str>,
+) -> QueryResult<Vec<ChangeRow>> {
+    let mut query = decision_items::table
+        .inner_join(decisions::table)
+        .inner_join(
+            procedure_versions::table.on(procedure_versions::id.eq(decision_items::version_id)),
+        )
+        .filter(decision_items::effective_on.ge(since))
+        .select((
+            DecisionItemRow::as_select(),
+            DecisionRow::as_select(),
+            procedure_versions::name,
+            procedure_versions::sector_code,
+            procedure_versions::levels,
+        ))
+        .order((
+            decision_items::effective_on.asc(),
+            decisions::signed_on.asc(),
+            decisions::id.asc(),
+            decision_items::seq.asc(),
+        ))
+        .into_boxed();
+    if let Some(p) = province {
+        query = query.filter(decisions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
+    }
+    query.load(conn)
+}
+
+/// A version's window: procedure code, first day, first day after.
+pub type Window = (String, NaiveDate, Option<NaiveDate>);
+
+/// A province's own version windows: a national change to a procedure the province has its own
+/// version of does not reach its communes.
+pub fn provincial_windows(conn: &mut DbConnection, province: &str) -> QueryResult<Vec<Window>> {
+    procedure_versions::table
+        .filter(procedure_versions::scope.eq(province))
+        .select((
+            procedure_versions::procedure_code,
+            procedure_versions::valid_from,
+            procedure_versions::valid_to,
+        ))
+        .load(conn)
+}
+
+/// The number of decisions and the greatest id: together they change with every decision.
+pub fn revision(conn: &mut DbConnection) -> QueryResult<(i64, Option<String>)> {
+    decisions::table
+        .select((diesel::dsl::count_star(), diesel::dsl::max(decisions::id)))
+        .first(conn)
+}

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalogue;
+pub mod inspections;
 pub mod postings;
 pub mod sectors;
 pub mod units;

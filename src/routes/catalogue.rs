@@ -48,7 +48,7 @@ const ACCEPTED: [&str; 6] = [
 /// nothing the second time.
 #[utoipa::path(
     tag = "catalogue",
-    params(ImportQuery),
+    params(ImportQuery, ("If-Match" = Option<String>, Header, description = "The catalogue's ETag (from the decision list) read before")),
     request_body(content = String, description = "JSONL records", content_type = "application/x-ndjson"),
     security(("bearer" = [])),
     responses(
@@ -58,6 +58,7 @@ const ACCEPTED: [&str; 6] = [
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No line of the file could be imported", body = Problem, content_type = "application/problem+json"),
@@ -141,6 +142,7 @@ pub async fn import_catalogue(
         )?,
         dry_run: query.dry_run.unwrap_or(false),
         source,
+        if_match: super::if_match(&req),
     };
     let request_id = request_id(&req);
     let summary = db

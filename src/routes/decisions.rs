@@ -19,7 +19,8 @@ use crate::domain::codes::{DecisionNumber, ProcedureCode};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionFilter, DecisionRow};
-use crate::services::catalogue::{DecisionInput, create_decision as create};
+use crate::services::catalogue::{DecisionInput, catalogue_etag, create_decision as create};
+use crate::services::etag;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -108,12 +109,13 @@ pub struct DecisionDetail {
     pub items: Vec<DecisionItem>,
 }
 
-/// List decisions, newest signature first.
+/// List decisions, newest signature first. The `ETag` is the catalogue's: send it as `If-Match`
+/// when recording a decision or an import, to be refused (412) if another landed in between.
 #[utoipa::path(
     tag = "catalogue",
     params(DecisionQuery),
     responses(
-        (status = 200, body = DecisionPage),
+        (status = 200, body = DecisionPage, headers(("ETag" = String, description = "The catalogue's"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
@@ -159,11 +161,11 @@ pub async fn list_decisions(
         after,
         limit: limit + 1,
     };
-    let (mut rows, counts) = db
+    let (mut rows, counts, catalogue) = db
         .run(move |conn| {
             let rows = repo::list_decisions(conn, &filter)?;
             let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
-            Ok((rows, repo::item_counts(conn, &ids)?))
+            Ok((rows, repo::item_counts(conn, &ids)?, catalogue_etag(conn)?))
         })
         .await?;
     let next_cursor = if rows.len() as i64 > limit {
@@ -180,7 +182,9 @@ pub async fn list_decisions(
             decision_view(d, n)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(DecisionPage { items, next_cursor }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, catalogue))
+        .json(DecisionPage { items, next_cursor }))
 }
 
 async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
@@ -217,7 +221,7 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
     tag = "catalogue",
     params(("id" = String, Path, description = "Decision id")),
     responses(
-        (status = 200, body = DecisionDetail),
+        (status = 200, body = DecisionDetail, headers(("ETag" = String))),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -228,7 +232,18 @@ pub async fn get_decision(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     super::check_id(&id, "decision")?;
-    Ok(HttpResponse::Ok().json(load_detail(&db, id).await?))
+    let detail = load_detail(&db, id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, decision_etag(&detail)))
+        .json(detail))
+}
+
+/// A decision never changes once recorded: its ETag names its id and the versions it produced.
+fn decision_etag(d: &DecisionDetail) -> String {
+    etag::of(
+        std::iter::once(d.decision.id.as_str())
+            .chain(d.items.iter().map(|i| i.version_id.as_str())),
+    )
 }
 
 /// Submission channel of a procedure.
@@ -479,14 +494,16 @@ impl TryFrom<NewDecision> for DecisionInput {
 /// against the catalogue and applied in one transaction; a 422 lists every problem.
 #[utoipa::path(
     tag = "catalogue",
+    params(("If-Match" = Option<String>, Header, description = "The catalogue's ETag (from the decision list) read before")),
     request_body = NewDecision,
     security(("bearer" = [])),
     responses(
-        (status = 201, body = DecisionDetail, headers(("Location" = String))),
+        (status = 201, body = DecisionDetail, headers(("Location" = String), ("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A decision with that number exists in that scope", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The catalogue changed since the `If-Match` ETag was read", body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -502,11 +519,13 @@ pub async fn create_decision(
     identity.require(&[Role::Editor, Role::Admin])?;
     let input = DecisionInput::try_from(body.into_inner())?;
     let request_id = request_id(&req);
+    let if_match = super::if_match(&req);
     let id = db
-        .run(move |conn| create(conn, input, &identity, request_id))
+        .run(move |conn| create(conn, input, &identity, request_id, if_match.as_deref()))
         .await?;
     let detail = load_detail(&db, id.clone()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/decisions/{id}")))
+        .insert_header((header::ETAG, decision_etag(&detail)))
         .json(detail))
 }

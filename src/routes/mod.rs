@@ -1,10 +1,13 @@
 //! HTTP handlers, one module per resource. Handlers read like a script: extract, authorize, call
 //! `db.run` with a repository or service function, map rows to response types.
 
+pub mod audit;
 pub mod catalogue;
+pub mod changes;
 pub mod decisions;
 pub mod export;
 pub mod health;
+pub mod inspections;
 pub mod postings;
 pub mod procedures;
 pub mod reports;
@@ -43,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(decisions::get_decision)
             .service(decisions::create_decision)
             .service(catalogue::import_catalogue)
+            .service(changes::get_changes)
             .service(postings::list_postings)
             .service(postings::put_postings)
             .service(postings::put_posting)
@@ -52,12 +56,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(reports::get_national_report)
             .service(reports::get_decision_impact)
             .service(settings::list_exemptions)
+            .service(settings::get_exemption)
             .service(settings::create_exemption)
             .service(settings::delete_exemption)
             .service(settings::get_holidays)
             .service(settings::put_holidays)
             .service(settings::get_province_settings)
-            .service(settings::put_province_settings),
+            .service(settings::put_province_settings)
+            .service(inspections::create_inspection)
+            .service(inspections::list_inspections)
+            .service(inspections::get_inspection)
+            .service(inspections::get_follow_up)
+            .service(audit::list_audit),
     );
 }
 

@@ -28,7 +28,7 @@ pub struct ReportQuery {
     pub format: Option<Format>,
 }
 
-fn commune_table(r: &CommuneReport) -> Table {
+pub(super) fn commune_table(r: &CommuneReport) -> Table {
     Table {
         sheet: "Findings",
         columns: vec![

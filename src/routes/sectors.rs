@@ -248,6 +248,7 @@ pub async fn create_sector(
                         action: "create",
                         entity: "sector",
                         entity_id: &row.code,
+                        unit: None,
                         hash_before: None,
                         hash_after: None,
                         request_id,

@@ -7,7 +7,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -21,17 +20,8 @@ use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::audit::{self, AuditEvent};
 use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow, SettingsRow};
-use crate::services::postings::check_if_match;
+use crate::services::etag::{self, check_if_match};
 use crate::services::reports::{commune_and_province, rules_from};
-
-fn etag_of(parts: &[String]) -> String {
-    let mut hasher = Sha256::new();
-    for p in parts {
-        hasher.update(p.as_bytes());
-        hasher.update([0]);
-    }
-    format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
-}
 
 /// A procedure a commune need not post.
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,6 +51,24 @@ impl From<ExemptionRow> for Exemption {
     }
 }
 
+/// ETag of one exemption.
+fn exemption_etag(r: &ExemptionRow) -> String {
+    etag::of([
+        r.id.as_str(),
+        &r.procedure_code,
+        &r.reason,
+        &r.valid_from.to_string(),
+        &r.valid_to.map(|d| d.to_string()).unwrap_or_default(),
+    ])
+}
+
+/// ETag of a commune's exemptions: changes when one is added or removed.
+fn exemptions_etag(rows: &[ExemptionRow]) -> String {
+    let mut tags: Vec<String> = rows.iter().map(exemption_etag).collect();
+    tags.sort();
+    etag::of(tags)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExemptionList {
     pub commune: String,
@@ -73,7 +81,7 @@ pub struct ExemptionList {
     params(("code" = String, Path, description = "Commune code", example = "23764")),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = ExemptionList),
+        (status = 200, body = ExemptionList, headers(("ETag" = String, description = "Of the commune's exemptions"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -95,10 +103,12 @@ pub async fn list_exemptions(
             Ok(repo::exemptions_for_unit(conn, &unit)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(ExemptionList {
-        commune: code.to_string(),
-        items: rows.into_iter().map(Exemption::from).collect(),
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, exemptions_etag(&rows)))
+        .json(ExemptionList {
+            commune: code.to_string(),
+            items: rows.into_iter().map(Exemption::from).collect(),
+        }))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -119,19 +129,58 @@ pub struct NewExemption {
     pub valid_to: Option<NaiveDate>,
 }
 
-/// Exempt a commune from a procedure (admin).
+/// One exemption (whoever may read the commune's report).
 #[utoipa::path(
     tag = "settings",
-    params(("code" = String, Path, description = "Commune code", example = "23764")),
+    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Exemption, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/communes/{code}/exemptions/{id}")]
+pub async fn get_exemption(
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, id) = path.into_inner();
+    let code = commune_code(&code)?;
+    super::check_id(&id, "exemption")?;
+    let unit = code.as_str().to_owned();
+    let row = db
+        .run(move |conn| {
+            let (_, province) = commune_and_province(conn, &unit)?;
+            identity.require_commune_read(&unit, &province.code)?;
+            repo::get_exemption(conn, &unit, &id)?
+                .ok_or_else(|| ApiError::NotFound(format!("commune {unit} has no exemption {id}")))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, exemption_etag(&row)))
+        .json(Exemption::from(row)))
+}
+
+/// Exempt a commune from a procedure (admin). With `If-Match`, only if the commune's exemptions
+/// are still those read (the list's `ETag`).
+#[utoipa::path(
+    tag = "settings",
+    params(("code" = String, Path, description = "Commune code", example = "23764"),
+           ("If-Match" = Option<String>, Header, description = "ETag of the commune's exemptions read before")),
     request_body = NewExemption,
     security(("bearer" = [])),
     responses(
-        (status = 201, body = Exemption, headers(("Location" = String))),
+        (status = 201, body = Exemption, headers(("Location" = String), ("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An overlapping exemption exists", body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
@@ -183,23 +232,28 @@ pub async fn create_exemption(
     };
     let unit = code.as_str().to_owned();
     let request_id = request_id(&req);
+    let if_match = super::if_match(&req);
     let row = db
         .run(move |conn| {
             commune_and_province(conn, &unit)?;
             write_tx(conn, WriteLock::commune(&unit), |conn| {
+                let current = repo::exemptions_for_unit(conn, &unit)?;
+                check_if_match(
+                    if_match.as_deref(),
+                    &exemptions_etag(&current),
+                    "the commune's exemptions",
+                )?;
                 if !crate::repo::catalogue::procedure_exists(conn, procedure.as_str())? {
                     return Err(ApiError::validation_one(
                         "procedure_code",
                         format!("{procedure} is not in the catalogue"),
                     ));
                 }
-                let overlapping = repo::exemptions_for_unit(conn, &unit)?
-                    .into_iter()
-                    .find(|e| {
-                        e.procedure_code == procedure.as_str()
-                            && e.valid_to.is_none_or(|to| to > body.valid_from)
-                            && body.valid_to.is_none_or(|to| to > e.valid_from)
-                    });
+                let overlapping = current.into_iter().find(|e| {
+                    e.procedure_code == procedure.as_str()
+                        && e.valid_to.is_none_or(|to| to > body.valid_from)
+                        && body.valid_to.is_none_or(|to| to > e.valid_from)
+                });
                 if let Some(e) = overlapping {
                     return Err(ApiError::Conflict(format!(
                         "exemption {} already covers part of that period",
@@ -224,8 +278,9 @@ pub async fn create_exemption(
                         action: "create",
                         entity: "exemption",
                         entity_id: &row.id,
+                        unit: Some(&unit),
                         hash_before: None,
-                        hash_after: None,
+                        hash_after: Some(exemption_etag(&row).trim_matches('"').to_owned()),
                         request_id,
                     },
                 )?;
@@ -238,19 +293,22 @@ pub async fn create_exemption(
             header::LOCATION,
             format!("/api/v1/communes/{}/exemptions/{}", row.unit_code, row.id),
         ))
+        .insert_header((header::ETAG, exemption_etag(&row)))
         .json(Exemption::from(row)))
 }
 
-/// Remove an exemption (admin).
+/// Remove an exemption (admin). With `If-Match`, only if it is still the one read.
 #[utoipa::path(
     tag = "settings",
-    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id")),
+    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id"),
+           ("If-Match" = Option<String>, Header, description = "ETag of the exemption read before")),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -267,11 +325,13 @@ pub async fn delete_exemption(
     let code = commune_code(&code)?;
     let unit = code.as_str().to_owned();
     let request_id = request_id(&req);
+    let if_match = super::if_match(&req);
     db.run(move |conn| {
         write_tx(conn, WriteLock::commune(&unit), |conn| {
             let row = repo::get_exemption(conn, &unit, &id)?.ok_or_else(|| {
                 ApiError::NotFound(format!("commune {unit} has no exemption {id}"))
             })?;
+            check_if_match(if_match.as_deref(), &exemption_etag(&row), "the exemption")?;
             repo::delete_exemption(conn, &row.id)?;
             audit::record(
                 conn,
@@ -280,11 +340,8 @@ pub async fn delete_exemption(
                     action: "delete",
                     entity: "exemption",
                     entity_id: &row.id,
-                    hash_before: Some(
-                        etag_of(&[row.procedure_code, row.reason, row.valid_from.to_string()])
-                            .trim_matches('"')
-                            .to_owned(),
-                    ),
+                    unit: Some(&unit),
+                    hash_before: Some(exemption_etag(&row).trim_matches('"').to_owned()),
                     hash_after: None,
                     request_id,
                 },
@@ -313,9 +370,8 @@ pub struct Holidays {
 }
 
 fn holidays_etag(rows: &[HolidayRow]) -> String {
-    etag_of(
-        &rows
-            .iter()
+    etag::of(
+        rows.iter()
             .map(|h| format!("{}={}", h.day, h.name))
             .collect::<Vec<_>>(),
     )
@@ -404,7 +460,7 @@ pub async fn put_holidays(
         .run(move |conn| {
             write_tx(conn, WriteLock::Reference, |conn| {
                 let before = holidays_etag(&repo::holidays(conn)?);
-                check_if_match(if_match.as_deref(), &before)?;
+                check_if_match(if_match.as_deref(), &before, "the holiday table")?;
                 let wanted: Vec<HolidayRow> = rows.clone();
                 if holidays_etag(&wanted) == before {
                     return Ok(wanted);
@@ -420,6 +476,7 @@ pub async fn put_holidays(
                             action: "replace",
                             entity: "holidays",
                             entity_id: "*",
+                            unit: None,
                             hash_before: Some(before.trim_matches('"').to_owned()),
                             hash_after: Some(after_tag.trim_matches('"').to_owned()),
                             request_id,
@@ -457,7 +514,7 @@ pub struct ProvinceSettings {
 
 fn settings_etag(s: &ProvinceSettings) -> String {
     let channels: Vec<&str> = s.required_channels.iter().map(|c| c.as_str()).collect();
-    etag_of(&[s.deadline_working_days.to_string(), channels.join(",")])
+    etag::of(&[s.deadline_working_days.to_string(), channels.join(",")])
 }
 
 fn province_param(raw: String) -> Result<UnitCode, ApiError> {
@@ -565,7 +622,7 @@ pub async fn put_province_settings(
                     deadline_working_days: current.deadline_working_days,
                     required_channels: current.required_channels,
                 });
-                check_if_match(if_match.as_deref(), &before)?;
+                check_if_match(if_match.as_deref(), &before, "the province settings")?;
                 if before == etag {
                     // The same settings again: nothing to write, nothing to audit.
                     return Ok(body);
@@ -590,6 +647,7 @@ pub async fn put_province_settings(
                             action: "update",
                             entity: "province_settings",
                             entity_id: &province,
+                            unit: Some(&province),
                             hash_before: Some(before.trim_matches('"').to_owned()),
                             hash_after: Some(etag.trim_matches('"').to_owned()),
                             request_id,

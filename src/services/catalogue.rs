@@ -21,6 +21,7 @@ use crate::error::{ApiError, FieldError};
 use crate::repo::audit::{self, AuditEvent};
 use crate::repo::catalogue::{self as repo, DecisionRow};
 use crate::repo::sectors::{self, SectorRow};
+use crate::services::etag::{self, check_if_match};
 
 /// A decision as submitted, parsed.
 #[derive(Debug, Clone)]
@@ -33,6 +34,13 @@ pub struct DecisionInput {
     pub items: Vec<ItemInput>,
 }
 
+/// The catalogue's `ETag`: changes with every decision (decisions are never deleted, so their
+/// number and the latest id name the catalogue's state).
+pub fn catalogue_etag(conn: &mut DbConnection) -> diesel::QueryResult<String> {
+    let (count, latest) = repo::revision(conn)?;
+    Ok(etag::of([count.to_string(), latest.unwrap_or_default()]))
+}
+
 /// Validates a decision against the catalogue and applies it in one transaction. Returns the new
 /// decision's id. 409 if a decision with that number exists in that scope; 422 with every
 /// problem if any item is invalid.
@@ -41,8 +49,10 @@ pub fn create_decision(
     input: DecisionInput,
     actor: &Identity,
     request_id: Option<String>,
+    if_match: Option<&str>,
 ) -> Result<String, ApiError> {
     write_tx(conn, WriteLock::Catalogue, |conn| {
+        check_if_match(if_match, &catalogue_etag(conn)?, "the catalogue")?;
         let mut errors = Vec::new();
         if let Scope::Province(p) = &input.scope
             && !crate::repo::units::is_province(conn, p.as_str())?
@@ -102,6 +112,8 @@ pub fn create_decision(
                 action: "create",
                 entity: "decision",
                 entity_id: &decision.id,
+                unit: (decision.scope != crate::domain::catalogue::NATIONAL)
+                    .then_some(decision.scope.as_str()),
                 hash_before: None,
                 hash_after: Some(plan_hash(&planned)),
                 request_id,
@@ -129,6 +141,8 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Where the file came from (a file name), recorded on the decision.
     pub source: String,
+    /// Import only if the catalogue's `ETag` is still this one.
+    pub if_match: Option<String>,
 }
 
 /// One line the import could not take.
@@ -227,6 +241,11 @@ pub fn import_catalogue(
     let mut problems = Vec::new();
     let (lines, parsed) = read_lines(data, &mut problems);
     write_tx(conn, WriteLock::Catalogue, |conn| {
+        check_if_match(
+            options.if_match.as_deref(),
+            &catalogue_etag(conn)?,
+            "the catalogue",
+        )?;
         let existing_sectors = sectors::list(conn)?;
         let mut sector_by_name: HashMap<String, String> = existing_sectors
             .iter()
@@ -352,6 +371,8 @@ pub fn import_catalogue(
                 action: "import",
                 entity: "decision",
                 entity_id: &decision.id,
+                unit: (decision.scope != crate::domain::catalogue::NATIONAL)
+                    .then_some(decision.scope.as_str()),
                 hash_before: None,
                 hash_after: decision.source_sha256.clone(),
                 request_id,

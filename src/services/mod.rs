@@ -1,7 +1,11 @@
-//! Operations that span several repository calls and one transaction: imports and decisions.
+//! Operations that span several repository calls or one transaction: imports, decisions,
+//! postings, reports, inspections and the change feed.
 //! Shared by the HTTP handlers, the CLI and start-up seeding.
 
 pub mod catalogue;
+pub mod changes;
+pub mod etag;
+pub mod inspections;
 pub mod postings;
 pub mod reports;
 pub mod units;

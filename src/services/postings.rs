@@ -80,24 +80,6 @@ pub fn inventory_etag(rows: &[PostingRow]) -> String {
     format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
 }
 
-/// 412 unless `if_match` (when given) names the current ETag (or is `*`).
-pub fn check_if_match(if_match: Option<&str>, current: &str) -> Result<(), ApiError> {
-    match if_match {
-        None => Ok(()),
-        Some(value)
-            if value
-                .split(',')
-                .map(str::trim)
-                .any(|v| v == "*" || v == current) =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(ApiError::PreconditionFailed(
-            "the inventory changed since you read it; read it again and resend".into(),
-        )),
-    }
-}
-
 fn warnings_for(
     conn: &mut DbConnection,
     inputs: &[&PostingInput],
@@ -267,10 +249,10 @@ fn count(changes: &mut PostingChanges, outcome: Outcome) {
 fn audit_write(
     conn: &mut DbConnection,
     actor: &Identity,
+    unit: &str,
     action: &str,
     entity_id: &str,
-    before: &str,
-    after: &str,
+    (before, after): (&str, &str),
     request_id: Option<String>,
 ) -> QueryResult<()> {
     audit::record(
@@ -280,6 +262,7 @@ fn audit_write(
             action,
             entity: "postings",
             entity_id,
+            unit: Some(unit),
             hash_before: Some(before.trim_matches('"').to_owned()),
             hash_after: Some(after.trim_matches('"').to_owned()),
             request_id,
@@ -295,7 +278,7 @@ fn open_inventory(
 ) -> Result<(Vec<PostingRow>, String), ApiError> {
     let open = postings::open_for_unit(conn, unit)?;
     let etag = inventory_etag(&open);
-    check_if_match(if_match, &etag)?;
+    super::etag::check_if_match(if_match, &etag, "the inventory")?;
     Ok((open, etag))
 }
 
@@ -359,10 +342,10 @@ pub fn replace_inventory(
             audit_write(
                 conn,
                 actor,
+                unit,
                 "replace",
                 unit,
-                &before,
-                &changes.etag,
+                (&before, &changes.etag),
                 request_id,
             )?;
         }
@@ -400,7 +383,15 @@ pub fn put_posting(
         changes.changed = changes.etag != before;
         if changes.changed {
             let id = format!("{unit}/{}/{}", input.code, input.channel.as_str());
-            audit_write(conn, actor, "put", &id, &before, &changes.etag, request_id)?;
+            audit_write(
+                conn,
+                actor,
+                unit,
+                "put",
+                &id,
+                (&before, &changes.etag),
+                request_id,
+            )?;
         }
         let row = after
             .into_iter()
@@ -450,7 +441,15 @@ pub fn remove_posting(
         postings::remove(conn, &row.id, on)?;
         let after = inventory_etag(&postings::open_for_unit(conn, unit)?);
         let id = format!("{unit}/{code}/{}", channel.as_str());
-        audit_write(conn, actor, "remove", &id, &before, &after, request_id)?;
+        audit_write(
+            conn,
+            actor,
+            unit,
+            "remove",
+            &id,
+            (&before, &after),
+            request_id,
+        )?;
         Ok(after)
     })
 }

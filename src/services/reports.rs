@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::DbConnection;
@@ -200,13 +200,13 @@ fn fill_changed_fields(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UnitRef {
     pub code: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RulesView {
     pub deadline_working_days: u32,
     pub required_channels: Vec<PostingChannel>,
@@ -222,7 +222,7 @@ impl From<&ProvinceRules> for RulesView {
 }
 
 /// A sector's completeness, with its name.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SectorCoverage {
     pub sector_code: String,
     pub sector_name: String,
@@ -234,14 +234,14 @@ pub struct SectorCoverage {
 }
 
 /// A finding with its sector's name.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportFinding {
     #[serde(flatten)]
     pub finding: Finding,
     pub sector_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CommuneReport {
     pub commune: UnitRef,
     pub province: UnitRef,

@@ -159,6 +159,7 @@ pub fn import_units(
                     action: "import",
                     entity: "units",
                     entity_id: "*",
+                    unit: None,
                     hash_before: None,
                     hash_after: None,
                     request_id: None,

@@ -489,6 +489,10 @@ impl TestApp {
             "province_settings",
             count(province_settings::table.count().get_result(conn)),
         );
+        counts.insert(
+            "inspections",
+            count(inspections::table.count().get_result(conn)),
+        );
         counts
     }
 

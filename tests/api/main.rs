@@ -1,12 +1,16 @@
 //! Black-box tests over HTTP. Run on SQLite by default, on PostgreSQL with
 //! `TEST_DATABASE_URL=postgres://…` (each test in a database of its own).
 
+mod audit;
 mod auth;
+mod changes;
+mod concurrency;
 mod decisions;
 mod errors;
 mod health;
 mod helpers;
 mod import;
+mod inspections;
 mod openapi;
 mod postings;
 mod procedures;

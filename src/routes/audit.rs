@@ -1,0 +1,236 @@
+//! Reading the audit log: an admin or a national auditor sees every entry, an auditor of a
+//! province the entries about that province and its communes. Nothing can change an entry.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{decode_cursor, encode_cursor, page_limit};
+use crate::auth::{Identity, Role};
+use crate::db::Db;
+use crate::domain::codes::{UnitCode, UnitLevel};
+use crate::error::{ApiError, Problem};
+use crate::repo::audit::{self as repo, AuditFilter, AuditRow, ENTITIES};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// `decision`, `exemption`, `holidays`, `inspection`, `postings`, `province_settings`,
+    /// `sector` or `units`.
+    pub entity: Option<String>,
+    /// The actor's `sub`.
+    pub actor: Option<String>,
+    /// A commune (its entries) or a province (its entries and its communes').
+    pub unit: Option<String>,
+    /// Entries at or after this instant: an RFC 3339 timestamp, or a date (midnight in Vietnam).
+    pub since: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    /// The token's `sub`.
+    pub sub: String,
+    pub role: String,
+    /// The token's `unit`, if any.
+    pub unit: Option<String>,
+}
+
+/// One write.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: Actor,
+    /// e.g. `create`, `import`, `replace`, `put`, `remove`, `delete`.
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// The commune or province the write concerns (absent for the whole country).
+    pub unit: Option<String>,
+    pub province: Option<String>,
+    /// Content hashes before and after the write, where the entity has one.
+    pub hash_before: Option<String>,
+    pub hash_after: Option<String>,
+    /// The `X-Request-Id` of the request that wrote it.
+    pub request_id: Option<String>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at.and_utc(),
+            actor: Actor {
+                sub: r.actor_sub,
+                role: r.actor_role,
+                unit: r.actor_unit,
+            },
+            action: r.action,
+            entity: r.entity,
+            entity_id: r.entity_id,
+            unit: r.unit_code,
+            province: r.province_code,
+            hash_before: r.hash_before,
+            hash_after: r.hash_after,
+            request_id: r.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Oldest first.
+    pub items: Vec<AuditEntry>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `since`: an RFC 3339 instant, or a date meaning its midnight in Vietnam (UTC+7).
+fn parse_since(raw: &str) -> Result<NaiveDateTime, ApiError> {
+    let bad = || {
+        ApiError::validation_one(
+            "since",
+            "must be a date (2026-01-31) or an RFC 3339 timestamp (2026-01-31T08:00:00+07:00)",
+        )
+    };
+    let instant = if let Ok(date) = raw.parse::<NaiveDate>() {
+        super::check_date("since", date)?;
+        let vietnam = chrono::FixedOffset::east_opt(7 * 3600).ok_or_else(bad)?;
+        vietnam
+            .from_local_datetime(&date.and_hms_opt(0, 0, 0).ok_or_else(bad)?)
+            .single()
+            .ok_or_else(bad)?
+            .naive_utc()
+    } else {
+        let t = chrono::DateTime::parse_from_rfc3339(raw).map_err(|_| bad())?;
+        super::check_date("since", t.date_naive())?;
+        t.naive_utc()
+    };
+    Ok(instant)
+}
+
+fn parse_cursor(raw: &str) -> Result<(NaiveDateTime, String), ApiError> {
+    let bad = || ApiError::BadRequest("invalid cursor".into());
+    let (at, id) = raw.split_once('|').ok_or_else(bad)?;
+    let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad())?;
+    Ok((at, id.to_owned()))
+}
+
+/// The audit log, oldest first (an admin; an auditor within its scope).
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/audit")]
+pub async fn list_audit(
+    db: web::Data<Db>,
+    identity: Identity,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Admin, Role::Auditor])?;
+    let query = query.into_inner();
+    let limit = page_limit(query.limit)?;
+    if let Some(entity) = &query.entity
+        && !ENTITIES.contains(&entity.as_str())
+    {
+        return Err(ApiError::validation_one(
+            "entity",
+            format!("must be one of {}", ENTITIES.join(", ")),
+        ));
+    }
+    if let Some(actor) = &query.actor
+        && (actor.is_empty() || actor.len() > 200)
+    {
+        return Err(ApiError::validation_one(
+            "actor",
+            "must be 1 to 200 bytes long",
+        ));
+    }
+    let unit = query
+        .unit
+        .as_deref()
+        .map(UnitCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::validation_one("unit", e.0))?;
+    let since = query.since.as_deref().map(parse_since).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .as_deref()
+        .map(parse_cursor)
+        .transpose()?;
+    let mut filter = AuditFilter {
+        entity: query.entity,
+        actor: query.actor,
+        since,
+        after,
+        limit: limit + 1,
+        ..AuditFilter::default()
+    };
+    // A provincial auditor reads its own province only.
+    let scope = match (identity.role, &identity.unit) {
+        (Role::Auditor, Some(own)) => Some(own.as_str().to_owned()),
+        _ => None,
+    };
+    let mut rows = db
+        .run(move |conn| {
+            match &unit {
+                Some(code) if code.level() == UnitLevel::Province => {
+                    super::check_province(conn, Some(code.as_str()))?;
+                    identity.require_province_read(code.as_str())?;
+                    filter.province = Some(code.as_str().to_owned());
+                }
+                Some(code) => {
+                    let (_, province) =
+                        crate::services::reports::commune_and_province(conn, code.as_str())
+                            .map_err(|e| match e {
+                                ApiError::NotFound(_) => ApiError::validation_one(
+                                    "unit",
+                                    format!("there is no commune {code}"),
+                                ),
+                                other => other,
+                            })?;
+                    identity.require_province_read(&province.code)?;
+                    filter.commune = Some(code.as_str().to_owned());
+                }
+                None => {
+                    if let Some(own) = scope {
+                        filter.province = Some(own);
+                    }
+                }
+            }
+            Ok(repo::list(conn, &filter)?)
+        })
+        .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| {
+            encode_cursor(&format!(
+                "{}|{}",
+                r.at.format("%Y-%m-%dT%H:%M:%S%.6f"),
+                r.id
+            ))
+        })
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(AuditPage {
+        items: rows.into_iter().map(AuditEntry::from).collect(),
+        next_cursor,
+    }))
+}

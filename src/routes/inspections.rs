@@ -1,0 +1,462 @@
+//! Inspections: recorded by an auditor (of the commune's province or of the country) or an admin;
+//! read by them and by the commune's officer.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::export::{Cell, Format, Table, negotiate, respond};
+use super::reports::commune_table;
+use super::{decode_cursor, encode_cursor, page_limit, request_id};
+use crate::auth::{Identity, Role};
+use crate::db::Db;
+use crate::domain::codes::{UnitCode, UnitLevel};
+use crate::domain::text;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::repo::inspections::{self as repo, InspectionFilter};
+use crate::services::inspections::{
+    self as service, FollowUp, Inspection, InspectionInput, InspectionSummary,
+};
+use crate::services::reports::{commune_and_province, commune_report};
+
+/// At most this many team members, each at most 200 characters; notes at most 10,000.
+const MAX_TEAM: usize = 50;
+const MAX_NOTES: usize = 10_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInspection {
+    /// The commune inspected.
+    #[schema(example = "26740")]
+    pub unit: String,
+    /// The day of the visit (not after today): the snapshot is the report as of this day.
+    pub inspected_on: NaiveDate,
+    /// The team members' names.
+    #[schema(min_items = 1, max_items = 50, example = json!(["Nguyễn Văn An", "Trần Thị Bình"]))]
+    pub team: Vec<String>,
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+}
+
+fn check_new(body: NewInspection) -> Result<InspectionInput, ApiError> {
+    let mut errors = Vec::new();
+    let commune = match UnitCode::parse(&body.unit) {
+        Ok(code) if code.level() == UnitLevel::Commune => Some(code.as_str().to_owned()),
+        Ok(code) => {
+            errors.push(FieldError::new(
+                "unit",
+                format!("{code} is a province; an inspection is of a commune"),
+            ));
+            None
+        }
+        Err(e) => {
+            errors.push(FieldError::new("unit", e.0));
+            None
+        }
+    };
+    if !crate::domain::calendar::date_in_range(body.inspected_on) {
+        errors.push(FieldError::new(
+            "inspected_on",
+            "must be between 1900-01-01 and 2199-12-31",
+        ));
+    } else if body.inspected_on > crate::domain::calendar::today_in_vietnam() {
+        errors.push(FieldError::new(
+            "inspected_on",
+            "an inspection is recorded on or after the day of the visit, not before",
+        ));
+    }
+    if body.team.is_empty() || body.team.len() > MAX_TEAM {
+        errors.push(FieldError::new(
+            "team",
+            format!("must name between 1 and {MAX_TEAM} members"),
+        ));
+    }
+    let mut team = Vec::with_capacity(body.team.len());
+    for (i, member) in body.team.iter().enumerate() {
+        let name = text::nfc(member.trim());
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                format!("team[{i}]"),
+                "must be a name of 1 to 200 characters on one line",
+            ));
+        }
+        team.push(name);
+    }
+    let notes = body.notes.map(|n| text::nfc(n.trim()));
+    if let Some(n) = &notes
+        && (n.chars().count() > MAX_NOTES || text::has_control(n))
+    {
+        errors.push(FieldError::new(
+            "notes",
+            format!("must be at most {MAX_NOTES} characters, without control characters"),
+        ));
+    }
+    match commune {
+        Some(commune) if errors.is_empty() => Ok(InspectionInput {
+            commune,
+            inspected_on: body.inspected_on,
+            team,
+            notes: notes.filter(|n| !n.is_empty()),
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+fn etag(content_hash: &str) -> String {
+    format!("\"{}\"", &content_hash[..content_hash.len().min(24)])
+}
+
+/// Record an inspection of a commune (an auditor of its province or of the country, an admin):
+/// its report as of the inspection day is frozen with the record.
+#[utoipa::path(
+    tag = "inspections",
+    request_body = NewInspection,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Inspection, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/inspections")]
+pub async fn create_inspection(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    body: web::Json<NewInspection>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require(&[Role::Auditor, Role::Admin])?;
+    let input = check_new(body.into_inner())?;
+    let request_id = request_id(&req);
+    let row = db
+        .run(move |conn| {
+            let unit = input.commune.clone();
+            let (_, province) = commune_and_province(conn, &unit).map_err(|e| match e {
+                ApiError::NotFound(_) => {
+                    ApiError::validation_one("unit", format!("there is no commune {unit}"))
+                }
+                other => other,
+            })?;
+            identity.require_commune_read(&unit, &province.code)?;
+            service::record(conn, input, &province.code, &identity, request_id)
+        })
+        .await?;
+    let location = format!("/api/v1/inspections/{}", row.id);
+    let tag = etag(&row.content_hash);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, tag))
+        .json(row.view()?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionQuery {
+    /// Only this commune's inspections.
+    pub unit: Option<String>,
+    /// Only this province's (an auditor of a province always gets its own).
+    pub province: Option<String>,
+    /// Inspected on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Inspected on or before this day.
+    pub to: Option<NaiveDate>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct InspectionPage {
+    pub items: Vec<InspectionSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// List inspections, latest visit first: an admin or a national auditor sees all, an auditor of
+/// a province its own, an officer those of its commune.
+#[utoipa::path(
+    tag = "inspections",
+    params(InspectionQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = InspectionPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/inspections")]
+pub async fn list_inspections(
+    db: web::Data<Db>,
+    identity: Identity,
+    query: web::Query<InspectionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    identity.require(&[Role::Admin, Role::Auditor, Role::Officer])?;
+    let limit = page_limit(query.limit)?;
+    let commune = query
+        .unit
+        .as_deref()
+        .map(super::postings::commune_code)
+        .transpose()
+        .map_err(|_| {
+            ApiError::validation_one("unit", "must be a commune code (5 digits), e.g. 26740")
+        })?
+        .map(|c| c.as_str().to_owned());
+    let mut province = super::province_query(query.province.as_deref())?;
+    for (field, date) in [("from", query.from), ("to", query.to)] {
+        if let Some(d) = date {
+            super::check_date(field, d)?;
+        }
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(ApiError::validation_one("to", "must not be before `from`"));
+    }
+    // Scope: an officer sees its own commune, a provincial auditor its own province.
+    let own = identity.unit.as_ref().map(|u| u.as_str().to_owned());
+    let commune = match (identity.role, commune) {
+        (Role::Officer, Some(c)) if Some(&c) != own.as_ref() => {
+            return Err(ApiError::Forbidden(format!(
+                "an officer reads the inspections of its own commune, not of {c}"
+            )));
+        }
+        (Role::Officer, _) => own.clone(),
+        (_, c) => c,
+    };
+    if identity.role == Role::Auditor
+        && let Some(own) = &own
+    {
+        match &province {
+            Some(p) if p != own => identity.require_province_read(p)?,
+            _ => province = Some(own.clone()),
+        }
+    }
+    let after = match query.cursor.as_deref().map(decode_cursor).transpose()? {
+        None => None,
+        Some(raw) => raw
+            .split_once('|')
+            .and_then(|(d, id)| Some((d.parse::<NaiveDate>().ok()?, id.to_owned())))
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
+    };
+    let filter = InspectionFilter {
+        commune: commune.clone(),
+        province: province.clone(),
+        from: query.from,
+        to: query.to,
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = db
+        .run(move |conn| {
+            super::check_province(conn, province.as_deref())?;
+            if let Some(c) = &commune {
+                let (_, p) = commune_and_province(conn, c).map_err(|e| match e {
+                    ApiError::NotFound(_) => {
+                        ApiError::validation_one("unit", format!("there is no commune {c}"))
+                    }
+                    other => other,
+                })?;
+                identity.require_commune_read(c, &p.code)?;
+            }
+            Ok(repo::list(conn, &filter)?)
+        })
+        .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|r| encode_cursor(&format!("{}|{}", r.inspected_on, r.id)))
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| r.view())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(InspectionPage { items, next_cursor }))
+}
+
+/// Loads an inspection the caller may read (404 for an unknown id).
+fn load_readable(
+    conn: &mut crate::db::DbConnection,
+    identity: &Identity,
+    id: &str,
+) -> Result<Inspection, ApiError> {
+    let row =
+        repo::get(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no inspection {id}")))?;
+    identity.require_commune_read(&row.unit_code, &row.province_code)?;
+    row.view()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+/// One inspection with its frozen report (JSON), or the report's findings (CSV, XLSX). The
+/// snapshot never changes: the `ETag` is the hash of its content.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = String, Path, description = "Inspection id"), FormatQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per finding", headers(("ETag" = String)),
+         content((Inspection = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/inspections/{id}")]
+pub async fn get_inspection(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    super::check_id(&id, "inspection")?;
+    let inspection = db
+        .run(move |conn| load_readable(conn, &identity, &id))
+        .await?;
+    let format = negotiate(&req, query.format);
+    let name = format!(
+        "niemyet-inspection-{}-{}",
+        inspection.summary.commune, inspection.summary.inspected_on
+    );
+    let mut response = respond(
+        format,
+        &inspection,
+        || commune_table(&inspection.report),
+        &name,
+    )?;
+    response.headers_mut().insert(
+        header::ETAG,
+        header::HeaderValue::from_str(&etag(&inspection.summary.content_hash))
+            .map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpQuery {
+    /// The day to compare with (default today; not before the inspection).
+    pub as_of: Option<NaiveDate>,
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+fn follow_up_table(f: &FollowUp) -> Table {
+    Table {
+        sheet: "Follow-up",
+        columns: vec![
+            "inspection_id",
+            "commune_code",
+            "inspected_on",
+            "as_of",
+            "status",
+            "finding_id",
+            "kind",
+            "severity",
+            "procedure_code",
+            "procedure_name",
+            "sector",
+            "channel",
+            "due_on",
+            "overdue",
+        ],
+        rows: f
+            .findings
+            .iter()
+            .map(|x| {
+                let g = &x.finding.finding;
+                vec![
+                    Cell::from(f.inspection_id.as_str()),
+                    Cell::from(f.commune.code.as_str()),
+                    Cell::from(f.inspected_on),
+                    Cell::from(f.as_of),
+                    Cell::from(x.status.as_str()),
+                    Cell::from(g.id.as_str()),
+                    Cell::from(g.kind.as_str()),
+                    Cell::from(format!("{:?}", g.severity).to_lowercase()),
+                    Cell::from(g.procedure_code.as_str()),
+                    Cell::from(g.procedure_name.clone()),
+                    Cell::from(x.finding.sector_name.clone()),
+                    Cell::from(g.channel.as_str()),
+                    Cell::from(g.due_on),
+                    Cell::from(g.overdue),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Follow-up of an inspection: each finding of the snapshot `resolved` or `still_open` on
+/// `as_of`, and the findings `new` since, with counts.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = String, Path, description = "Inspection id"), FollowUpQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "JSON, or CSV / XLSX with one row per finding",
+         content((FollowUp = "application/json"), (String = "text/csv"),
+                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/inspections/{id}/follow-up")]
+pub async fn get_follow_up(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    identity: Identity,
+    path: web::Path<String>,
+    query: web::Query<FollowUpQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    super::check_id(&id, "inspection")?;
+    let as_of = super::as_of(query.as_of)?;
+    let follow_up = db
+        .run(move |conn| {
+            let snapshot = load_readable(conn, &identity, &id)?;
+            if as_of < snapshot.summary.inspected_on {
+                return Err(ApiError::validation_one(
+                    "as_of",
+                    format!(
+                        "must not be before the inspection ({})",
+                        snapshot.summary.inspected_on
+                    ),
+                ));
+            }
+            let now = commune_report(conn, &snapshot.summary.commune, as_of)?;
+            Ok(service::follow_up(snapshot, now))
+        })
+        .await?;
+    let format = negotiate(&req, query.format);
+    let name = format!(
+        "niemyet-follow-up-{}-{}",
+        follow_up.commune.code, follow_up.as_of
+    );
+    respond(format, &follow_up, || follow_up_table(&follow_up), &name)
+}

@@ -1,0 +1,227 @@
+//! The change feed: what a commune office must post, re-post or take down since a date. Every
+//! decision item that took effect on or after the date, and those signed but not yet in effect
+//! (`upcoming`), grouped by decision in effective order.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::domain::catalogue::{ItemAction, Level, NATIONAL, levels_from_db};
+use crate::error::ApiError;
+use crate::repo::catalogue as repo;
+use crate::repo::sectors;
+
+/// What a commune office does about an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostingAction {
+    /// A new procedure: post it.
+    Post,
+    /// An amended procedure: replace the posted version.
+    RePost,
+    /// An abolished procedure: take it down.
+    TakeDown,
+}
+
+impl PostingAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingAction::Post => "post",
+            PostingAction::RePost => "re_post",
+            PostingAction::TakeDown => "take_down",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// In effect on today's date.
+    InEffect,
+    /// Signed, taking effect after today.
+    Upcoming,
+}
+
+impl ChangeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::InEffect => "in_effect",
+            ChangeStatus::Upcoming => "upcoming",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeItem {
+    pub seq: i32,
+    pub action: ItemAction,
+    pub posting_action: PostingAction,
+    pub procedure_code: String,
+    /// The name in the version the item produced (for an abolition, the last one in force).
+    pub procedure_name: String,
+    pub sector_code: String,
+    pub sector_name: String,
+    pub levels: Vec<Level>,
+    pub effective_on: NaiveDate,
+    pub status: ChangeStatus,
+    pub version_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangedDecision {
+    pub id: String,
+    pub number: String,
+    pub issuer: String,
+    /// `national` or a province code.
+    pub scope: String,
+    /// `announcement`, or `import` for a catalogue import.
+    pub kind: String,
+    pub title: Option<String>,
+    pub signed_on: NaiveDate,
+    /// The earliest effective date among the items listed.
+    pub first_effective_on: NaiveDate,
+    /// True when none of the items listed is in effect yet.
+    pub upcoming: bool,
+    pub items: Vec<ChangeItem>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ChangeCounts {
+    pub decisions: u64,
+    pub items: u64,
+    pub upcoming_items: u64,
+    pub post: u64,
+    pub re_post: u64,
+    pub take_down: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeFeed {
+    pub since: NaiveDate,
+    /// Today in Vietnam: items after it are `upcoming`.
+    pub today: NaiveDate,
+    /// The province asked for (its own decisions and the national ones).
+    pub province: Option<String>,
+    pub level: Option<Level>,
+    pub counts: ChangeCounts,
+    /// In effective order: by each decision's first effective date.
+    pub decisions: Vec<ChangedDecision>,
+}
+
+/// The changes since `since` (inclusive) that reach `province`'s communes (every scope when
+/// `None`), optionally only for procedures of `level`.
+pub fn changes_since(
+    conn: &mut DbConnection,
+    since: NaiveDate,
+    province: Option<&str>,
+    level: Option<Level>,
+    today: NaiveDate,
+) -> Result<ChangeFeed, ApiError> {
+    let rows = repo::changes_since(conn, since, province)?;
+    // A national change to a procedure the province has its own version of does not reach its
+    // communes while that version is in force.
+    let own: HashMap<String, Vec<(NaiveDate, Option<NaiveDate>)>> = match province {
+        None => HashMap::new(),
+        Some(p) => {
+            let mut map: HashMap<String, Vec<_>> = HashMap::new();
+            for (code, from, to) in repo::provincial_windows(conn, p)? {
+                map.entry(code).or_default().push((from, to));
+            }
+            map
+        }
+    };
+    let overridden = |code: &str, on: NaiveDate| {
+        own.get(code).is_some_and(|windows| {
+            windows
+                .iter()
+                .any(|(from, to)| *from <= on && to.is_none_or(|t| on < t))
+        })
+    };
+    let names: HashMap<String, String> = sectors::list(conn)?
+        .into_iter()
+        .map(|s| (s.code, s.name))
+        .collect();
+    let mut counts = ChangeCounts::default();
+    let mut decisions: Vec<ChangedDecision> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (item, decision, name, sector_code, levels) in rows {
+        let levels: Vec<Level> = levels_from_db(&levels).into_iter().collect();
+        if level.is_some_and(|l| !levels.contains(&l)) {
+            continue;
+        }
+        if decision.scope == NATIONAL && overridden(&item.procedure_code, item.effective_on) {
+            continue;
+        }
+        let action = match item.action.as_str() {
+            "new" => ItemAction::New,
+            "amended" => ItemAction::Amended,
+            "abolished" => ItemAction::Abolished,
+            other => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "decision item with action {other}"
+                )));
+            }
+        };
+        let posting_action = match action {
+            ItemAction::New => PostingAction::Post,
+            ItemAction::Amended => PostingAction::RePost,
+            ItemAction::Abolished => PostingAction::TakeDown,
+        };
+        let status = if item.effective_on > today {
+            ChangeStatus::Upcoming
+        } else {
+            ChangeStatus::InEffect
+        };
+        counts.items += 1;
+        match posting_action {
+            PostingAction::Post => counts.post += 1,
+            PostingAction::RePost => counts.re_post += 1,
+            PostingAction::TakeDown => counts.take_down += 1,
+        }
+        if status == ChangeStatus::Upcoming {
+            counts.upcoming_items += 1;
+        }
+        let index = *position.entry(decision.id.clone()).or_insert_with(|| {
+            decisions.push(ChangedDecision {
+                id: decision.id.clone(),
+                number: decision.number.clone(),
+                issuer: decision.issuer.clone(),
+                scope: decision.scope.clone(),
+                kind: decision.kind.clone(),
+                title: decision.title.clone(),
+                signed_on: decision.signed_on,
+                first_effective_on: item.effective_on,
+                upcoming: true,
+                items: Vec::new(),
+            });
+            decisions.len() - 1
+        });
+        let entry = &mut decisions[index];
+        entry.upcoming &= status == ChangeStatus::Upcoming;
+        entry.items.push(ChangeItem {
+            seq: item.seq,
+            action,
+            posting_action,
+            procedure_code: item.procedure_code,
+            procedure_name: name,
+            sector_name: names.get(&sector_code).cloned().unwrap_or_default(),
+            sector_code,
+            levels,
+            effective_on: item.effective_on,
+            status,
+            version_id: item.version_id,
+        });
+    }
+    counts.decisions = decisions.len() as u64;
+    Ok(ChangeFeed {
+        since,
+        today,
+        province: province.map(str::to_owned),
+        level,
+        counts,
+        decisions,
+    })
+}

@@ -1,0 +1,293 @@
+//! Concurrent writers: no lost update, no error, and `If-Match` refuses a stale write.
+
+use std::collections::HashMap;
+
+use niemyet::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const IA_GRAI: &str = "23764";
+const WRITERS: usize = 8;
+const UPDATES: usize = 200;
+
+/// Eight procedures of Ia Grai's board, one per writer.
+const CODES: [&str; WRITERS] = [
+    "1.001193", "1.000656", "1.004222", "1.000894", "1.001022", "1.000593", "1.001695", "2.000908",
+];
+
+#[actix_web::test]
+async fn eight_writers_updating_one_communes_postings_lose_nothing_and_never_fail() {
+    let app = TestApp::spawn().await;
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let path = format!("/api/v1/communes/{IA_GRAI}/postings");
+    let before = app
+        .send(app.client.get(app.url(&path)).bearer_auth(&officer))
+        .await;
+    let initial_etag = before
+        .header("etag")
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+
+    let mut tasks = Vec::new();
+    for (writer, code) in CODES.iter().enumerate() {
+        let client = app.client.clone();
+        let url = app.url(&format!("{path}/{code}/counter"));
+        let token = officer.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            let mut failures = Vec::new();
+            for n in 0..UPDATES {
+                let body = json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03",
+                                  "note": format!("w{writer}-{n}")});
+                match client
+                    .put(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => {
+                        let status = r.status();
+                        failures.push(format!("{status}: {}", r.text().await.unwrap_or_default()));
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            failures
+        }));
+    }
+    let mut failures = Vec::new();
+    for task in tasks {
+        failures.extend(task.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} errors: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    // Every writer's last update is what the commune has now.
+    let listed = app.get_as(&path, &officer).await;
+    let notes: HashMap<String, String> = listed["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|p| {
+                    (
+                        p["procedure_code"].as_str().unwrap_or_default().to_owned(),
+                        p["note"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (writer, code) in CODES.iter().enumerate() {
+        assert_eq!(
+            notes.get(*code).map(String::as_str),
+            Some(format!("w{writer}-{}", UPDATES - 1).as_str()),
+            "{code}"
+        );
+    }
+
+    // The audit log holds one entry per update, and they form one unbroken chain from the
+    // inventory before to the inventory after: each write started from the state the previous
+    // one left, so none was based on a state another write had already replaced.
+    let admin = app.token(Role::Admin, None);
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut entries: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!(
+            "/api/v1/audit?entity=postings&unit={IA_GRAI}&limit=500&since={}",
+            since.replace('+', "%2B")
+        );
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get_as(&url, &admin).await;
+        entries.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(entries.len(), WRITERS * UPDATES);
+    let mut next: HashMap<String, String> = HashMap::new();
+    for e in &entries {
+        let from = e["hash_before"].as_str().unwrap_or_default().to_owned();
+        let to = e["hash_after"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            next.insert(from.clone(), to).is_none(),
+            "two writes started from the same state {from}: a lost update"
+        );
+    }
+    let mut state = initial_etag;
+    let mut steps = 0;
+    while let Some(to) = next.get(&state) {
+        state = to.clone();
+        steps += 1;
+    }
+    assert_eq!(steps, WRITERS * UPDATES, "the chain covers every write");
+    let final_etag = app
+        .send(app.client.get(app.url(&path)).bearer_auth(&officer))
+        .await
+        .header("etag")
+        .unwrap_or_default();
+    assert_eq!(format!("\"{state}\""), final_etag);
+}
+
+#[actix_web::test]
+async fn two_saves_from_the_same_read_one_wins_and_the_other_gets_412() {
+    let app = TestApp::spawn().await;
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let path = format!("/api/v1/communes/{IA_GRAI}/postings");
+    let read = app
+        .send(app.client.get(app.url(&path)).bearer_auth(&officer))
+        .await;
+    let etag = read.header("etag").unwrap_or_default();
+    let save = |code: &'static str| {
+        let request = app
+            .client
+            .put(app.url(&format!("{path}/{code}/counter")))
+            .bearer_auth(&officer)
+            .header("if-match", etag.clone())
+            .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"}));
+        app.send(request)
+    };
+    let (a, b) = futures_util::future::join(save("1.001193"), save("1.000656")).await;
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 412], "the winner created its posting");
+    let loser = if a.status == 412 { &a } else { &b };
+    let problem = loser.problem(412);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("changed"))
+    );
+    assert_eq!(
+        app.table_counts()["open_postings"],
+        1,
+        "only the winner wrote"
+    );
+}
+
+#[actix_web::test]
+async fn a_stale_if_match_on_decisions_and_exemptions_gets_412_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let editor = app.token(Role::Editor, None);
+    let admin = app.token(Role::Admin, None);
+
+    // Decisions: the list's ETag is the catalogue's.
+    let list = app.get("/api/v1/decisions?limit=1").await;
+    let catalogue = list.header("etag").unwrap_or_default();
+    assert!(catalogue.starts_with('"'));
+    let decision = |number: &str| {
+        json!({"number": number, "issuer": "Bộ Tư pháp", "scope": "national", "signed_on": "2026-05-01",
+               "items": [{"action": "amended", "procedure_code": "1.001193", "effective_on": "2026-05-15",
+                          "procedure": {"documents": format!("Theo {number}")}}]})
+    };
+    let first = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/decisions"))
+                .bearer_auth(&editor)
+                .header("if-match", catalogue.clone())
+                .json(&decision("1/QĐ-BTP")),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let decision_etag = first.header("etag");
+    let id = first.json()["id"].as_str().unwrap_or_default().to_owned();
+    let read = app.get(&format!("/api/v1/decisions/{id}")).await;
+    assert_eq!(read.header("etag"), decision_etag);
+    assert_ne!(
+        app.get("/api/v1/decisions?limit=1").await.header("etag"),
+        Some(catalogue.clone())
+    );
+
+    let before = app.table_counts();
+    let stale = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/decisions"))
+                .bearer_auth(&editor)
+                .header("if-match", catalogue.clone())
+                .json(&decision("2/QĐ-BTP")),
+        )
+        .await;
+    stale.problem(412);
+    let stale_import = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/catalogue/import?effective_on=2026-06-01"))
+                .bearer_auth(&editor)
+                .header("if-match", catalogue)
+                .header("content-type", "application/x-ndjson")
+                .body("{}\n"),
+        )
+        .await;
+    stale_import.problem(412);
+    assert_eq!(app.table_counts(), before);
+
+    // Exemptions: the list's ETag guards additions, an exemption's own guards its removal.
+    let path = format!("/api/v1/communes/{IA_GRAI}/exemptions");
+    let listed = app
+        .send(app.client.get(app.url(&path)).bearer_auth(&admin))
+        .await;
+    let list_etag = listed.header("etag").unwrap_or_default();
+    let exemption = |code: &str| json!({"procedure_code": code, "reason": "Xã không thuộc khu vực biên giới", "valid_from": "2026-01-01"});
+    let created = app
+        .send(
+            app.client
+                .post(app.url(&path))
+                .bearer_auth(&admin)
+                .header("if-match", list_etag.clone())
+                .json(&exemption("1.001193")),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let location = created.header("location").unwrap_or_default();
+    let item_etag = created.header("etag").unwrap_or_default();
+    let fetched = app
+        .send(app.client.get(app.url(&location)).bearer_auth(&admin))
+        .await;
+    assert_eq!(fetched.status, 200, "the Location names the exemption");
+    assert_eq!(fetched.header("etag"), Some(item_etag.clone()));
+
+    let before = app.table_counts();
+    let stale = app
+        .send(
+            app.client
+                .post(app.url(&path))
+                .bearer_auth(&admin)
+                .header("if-match", list_etag)
+                .json(&exemption("1.000656")),
+        )
+        .await;
+    stale.problem(412);
+    let stale_delete = app
+        .send(
+            app.client
+                .delete(app.url(&location))
+                .bearer_auth(&admin)
+                .header("if-match", "\"not-the-one\""),
+        )
+        .await;
+    stale_delete.problem(412);
+    assert_eq!(app.table_counts(), before);
+    let removed = app
+        .send(
+            app.client
+                .delete(app.url(&location))
+                .bearer_auth(&admin)
+                .header("if-match", item_etag),
+        )
+        .await;
+    assert_eq!(removed.status, 204);
+}
