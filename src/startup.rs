@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::{self, Db};
 use crate::routes;
 use crate::seed;
+use crate::services::cache::ReportCache;
 
 pub struct Application {
     port: u16,
@@ -107,15 +108,20 @@ fn listener_address(bind: &str, port: u16) -> String {
     }
 }
 
+/// Bytes of commune report bodies kept in memory (the most recently computed first).
+const REPORT_BODY_BUDGET: usize = 64 * 1024 * 1024;
+
 fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
+    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET));
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
             .openapi(crate::openapi::base())
             .app_data(db.clone())
             .app_data(keys.clone())
+            .app_data(cache.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(routes::path_config())

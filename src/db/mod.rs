@@ -193,6 +193,8 @@ pub enum WriteLock {
     Reference,
     /// One commune's postings and exemptions (the number is its code).
     Commune(u32),
+    /// A bulk load of postings across communes.
+    Bulk,
 }
 
 impl WriteLock {
@@ -201,6 +203,7 @@ impl WriteLock {
             WriteLock::Catalogue => 0x6e69_656d_0001,
             WriteLock::Reference => 0x6e69_656d_0002,
             WriteLock::Commune(code) => 0x6e69_0000_0000 + i64::from(code),
+            WriteLock::Bulk => 0x6e69_656d_0003,
         }
     }
 

@@ -178,6 +178,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revisions (key) {
+        key -> Text,
+        revision -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     sectors,
@@ -191,4 +198,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     province_settings,
     exemptions,
     inspections,
+    revisions,
 );

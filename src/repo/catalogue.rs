@@ -246,6 +246,7 @@ pub fn apply(
     items: &[PlannedItem],
 ) -> QueryResult<()> {
     let now = super::now();
+    super::revisions::bump(conn, super::revisions::CATALOGUE)?;
     crate::insert_rows!(conn, decisions::table, decision)?;
 
     let new_codes: Vec<ProcedureRow> = items

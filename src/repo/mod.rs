@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod inspections;
 pub mod postings;
+pub mod revisions;
 pub mod sectors;
 pub mod units;
 

@@ -12,9 +12,9 @@ use crate::auth::{Identity, Role};
 use crate::db::Db;
 use crate::domain::codes::UnitCode;
 use crate::error::{ApiError, Problem};
+use crate::services::cache::ReportCache;
 use crate::services::reports::{
     self as service, CommuneReport, DecisionImpact, NationalReport, ProvinceReport,
-    commune_and_province,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -102,6 +102,7 @@ pub(super) fn commune_table(r: &CommuneReport) -> Table {
 pub async fn get_commune_report(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<String>,
     query: web::Query<ReportQuery>,
@@ -112,15 +113,21 @@ pub async fn get_commune_report(
     }
     let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
-    let checker = identity.clone();
-    let report = db
+    let cache = cache.into_inner();
+    let body = db
         .run(move |conn| {
-            let (_, province) = commune_and_province(conn, &unit)?;
-            checker.require_commune_read(&unit, &province.code)?;
-            service::commune_report(conn, &unit, as_of)
+            service::commune_report_json(conn, &cache, &unit, as_of, &|province| {
+                identity.require_commune_read(&unit, province)
+            })
         })
         .await?;
     let format = negotiate(&req, query.format);
+    if format == Format::Json {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body));
+    }
+    let report: CommuneReport = serde_json::from_slice(&body).map_err(ApiError::internal)?;
     respond(
         format,
         &report,
@@ -192,17 +199,19 @@ fn province_table(r: &ProvinceReport) -> Table {
 pub async fn get_province_report(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<String>,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let cache = cache.into_inner();
     let code = UnitCode::province(&path.into_inner())
         .map_err(|e| ApiError::validation_one("code", e.0))?;
     identity.require_province_read(code.as_str())?;
     let as_of = super::as_of(query.as_of)?;
     let province = code.as_str().to_owned();
     let report = db
-        .run(move |conn| service::province_report(conn, &province, as_of))
+        .run(move |conn| service::province_report(conn, &cache, &province, as_of))
         .await?;
     let format = negotiate(&req, query.format);
     respond(
@@ -275,13 +284,15 @@ fn national_table(r: &NationalReport) -> Table {
 pub async fn get_national_report(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_national_read()?;
+    let cache = cache.into_inner();
     let as_of = super::as_of(query.as_of)?;
     let report = db
-        .run(move |conn| service::national_report(conn, as_of))
+        .run(move |conn| service::national_report(conn, &cache, as_of))
         .await?;
     let format = negotiate(&req, query.format);
     respond(

@@ -241,6 +241,7 @@ pub async fn create_sector(
                     created_at: crate::repo::now(),
                 };
                 sectors::insert(conn, std::slice::from_ref(&row))?;
+                crate::repo::revisions::bump(conn, crate::repo::revisions::CATALOGUE)?;
                 audit::record(
                     conn,
                     AuditEvent {

@@ -20,6 +20,7 @@ use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::audit::{self, AuditEvent};
 use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow, SettingsRow};
+use crate::repo::revisions;
 use crate::services::etag::{self, check_if_match};
 use crate::services::reports::{commune_and_province, rules_from};
 
@@ -271,6 +272,7 @@ pub async fn create_exemption(
                     created_at: crate::repo::now(),
                 };
                 repo::insert_exemption(conn, &row)?;
+                revisions::bump(conn, &unit)?;
                 audit::record(
                     conn,
                     AuditEvent {
@@ -333,6 +335,7 @@ pub async fn delete_exemption(
             })?;
             check_if_match(if_match.as_deref(), &exemption_etag(&row), "the exemption")?;
             repo::delete_exemption(conn, &row.id)?;
+            revisions::bump(conn, &unit)?;
             audit::record(
                 conn,
                 AuditEvent {
@@ -466,6 +469,7 @@ pub async fn put_holidays(
                     return Ok(wanted);
                 }
                 repo::replace_holidays(conn, &rows)?;
+                revisions::bump(conn, revisions::REFERENCE)?;
                 let after = repo::holidays(conn)?;
                 let after_tag = holidays_etag(&after);
                 if after_tag != before {
@@ -629,6 +633,7 @@ pub async fn put_province_settings(
                 }
                 let channels: Vec<&str> =
                     body.required_channels.iter().map(|c| c.as_str()).collect();
+                revisions::bump(conn, revisions::REFERENCE)?;
                 repo::save_settings(
                     conn,
                     &SettingsRow {

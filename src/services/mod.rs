@@ -2,6 +2,8 @@
 //! postings, reports, inspections and the change feed.
 //! Shared by the HTTP handlers, the CLI and start-up seeding.
 
+pub mod bulk;
+pub mod cache;
 pub mod catalogue;
 pub mod changes;
 pub mod etag;

@@ -255,6 +255,7 @@ fn audit_write(
     (before, after): (&str, &str),
     request_id: Option<String>,
 ) -> QueryResult<()> {
+    crate::repo::revisions::bump(conn, unit)?;
     audit::record(
         conn,
         AuditEvent {

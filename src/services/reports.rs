@@ -4,6 +4,9 @@
 //! engine per commune in memory.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -24,6 +27,7 @@ use crate::repo::catalogue::{self as catalogue_repo, VersionRow};
 use crate::repo::postings::{self, ExemptionRow, PostingFactRow, PostingRow, SettingsRow};
 use crate::repo::sectors;
 use crate::repo::units::{self as units_repo, UnitRow};
+use crate::services::cache::{Compiled, Reference, ReportCache, Revs, revisions_of};
 
 type CatalogueColumns = (
     String,
@@ -290,6 +294,7 @@ pub fn commune_and_province(
     Ok((commune, province))
 }
 
+/// A commune's report, computed from the database (inspections freeze this).
 pub fn commune_report(
     conn: &mut DbConnection,
     code: &str,
@@ -299,6 +304,59 @@ pub fn commune_report(
     let catalogue = load_catalogue(conn, Some(&province.code))?;
     let rules = rules_from(postings::settings(conn, &province.code)?.as_ref());
     let calendar = load_calendar(conn)?;
+    let names = sector_names(conn)?;
+    build_commune_report(
+        conn,
+        (&commune, &province),
+        &catalogue,
+        (&rules, &calendar, &names),
+        as_of,
+    )
+}
+
+/// A commune's report as JSON, from the cache while the counters it was computed under are
+/// unchanged. `authorize` is given the commune's province before anything is read or computed.
+pub fn commune_report_json(
+    conn: &mut DbConnection,
+    cache: &ReportCache,
+    code: &str,
+    as_of: NaiveDate,
+    authorize: &dyn Fn(&str) -> Result<(), ApiError>,
+) -> Result<Bytes, ApiError> {
+    let (catalogue_rev, reference_rev, units) = revisions_of(conn, &[code])?;
+    let reference = cache.reference(conn, reference_rev)?;
+    let (commune, province) = reference.commune(code)?;
+    authorize(&province.code)?;
+    let revs = Revs {
+        catalogue: catalogue_rev,
+        reference: reference_rev,
+        unit: units.get(code).copied().unwrap_or(0),
+    };
+    if let Some(body) = cache.body(code, as_of, revs) {
+        return Ok(body);
+    }
+    let compiled = cache.catalogue(conn, catalogue_rev)?;
+    let rules = rules_from(reference.settings.get(&province.code));
+    let report = build_commune_report(
+        conn,
+        (commune, province),
+        &compiled.index,
+        (&rules, &reference.calendar, &compiled.sector_names),
+        as_of,
+    )?;
+    let body = Bytes::from(serde_json::to_vec(&report).map_err(ApiError::internal)?);
+    cache.store_summary(code, as_of, revs, Arc::new(report.summary));
+    cache.store_body(code, as_of, revs, body.clone());
+    Ok(body)
+}
+
+fn build_commune_report(
+    conn: &mut DbConnection,
+    (commune, province): (&UnitRow, &UnitRow),
+    catalogue: &CatalogueIndex,
+    (rules, calendar, names): (&ProvinceRules, &Calendar, &HashMap<String, String>),
+    as_of: NaiveDate,
+) -> Result<CommuneReport, ApiError> {
     let facts: Vec<PostingFact> = postings::current_for_unit(conn, &commune.code, as_of)?
         .iter()
         .filter_map(posting_fact)
@@ -308,24 +366,23 @@ pub fn commune_report(
         .map(exemption_fact)
         .collect();
     let view = catalogue.for_province(&province.code, as_of);
-    let mut evaluation = evaluate(&commune.code, &view, &facts, &exemptions, &rules, &calendar);
+    let mut evaluation = evaluate(&commune.code, &view, &facts, &exemptions, rules, calendar);
     fill_changed_fields(
         conn,
         &mut evaluation.findings.iter_mut().collect::<Vec<_>>(),
     )?;
-    let names = sector_names(conn)?;
     Ok(CommuneReport {
         commune: UnitRef {
-            code: commune.code,
-            name: commune.name,
+            code: commune.code.clone(),
+            name: commune.name.clone(),
         },
         province: UnitRef {
-            code: province.code,
-            name: province.name,
+            code: province.code.clone(),
+            name: province.name.clone(),
         },
         as_of,
-        rules: (&rules).into(),
-        sectors: coverage(&evaluation.summary.by_sector, &names),
+        rules: rules.into(),
+        sectors: coverage(&evaluation.summary.by_sector, names),
         findings: evaluation
             .findings
             .into_iter()
@@ -494,40 +551,111 @@ pub fn communes_of(conn: &mut DbConnection, province: Option<&str>) -> QueryResu
     query.load(conn)
 }
 
+/// The summaries of a province's communes on `as_of`: from the cache where the counters are
+/// unchanged, the others computed together (one query for their postings) and cached.
+fn province_summaries(
+    conn: &mut DbConnection,
+    cache: &ReportCache,
+    (compiled, reference): (&Compiled, &Reference),
+    province: &str,
+    (catalogue_rev, reference_rev, units): (i64, i64, &HashMap<String, i64>),
+    as_of: NaiveDate,
+) -> Result<Vec<Arc<Summary>>, ApiError> {
+    let communes = reference
+        .communes
+        .get(province)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let revs = |code: &str| Revs {
+        catalogue: catalogue_rev,
+        reference: reference_rev,
+        unit: units.get(code).copied().unwrap_or(0),
+    };
+    let mut out: Vec<Option<Arc<Summary>>> = communes
+        .iter()
+        .map(|c| cache.summary(&c.code, as_of, revs(&c.code)))
+        .collect();
+    let stale: Vec<&str> = communes
+        .iter()
+        .zip(&out)
+        .filter(|(_, s)| s.is_none())
+        .map(|(c, _)| c.code.as_str())
+        .collect();
+    if !stale.is_empty() {
+        let view = compiled.index.for_province(province, as_of);
+        let rules = rules_from(reference.settings.get(province));
+        let facts = facts_by_unit(if stale.len() * 2 > communes.len() {
+            postings::current_facts_for_province(conn, Some(province), as_of)?
+        } else {
+            postings::current_facts_for_units(conn, &stale, as_of)?
+        });
+        let mut exempt: HashMap<String, Vec<ExemptionFact>> = HashMap::new();
+        for e in postings::exemptions_for_province(conn, Some(province))? {
+            exempt
+                .entry(e.unit_code.clone())
+                .or_default()
+                .push(exemption_fact(&e));
+        }
+        for (c, slot) in communes.iter().zip(out.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            let summary = Arc::new(
+                summarize(
+                    &c.code,
+                    &view,
+                    facts.get(&c.code).map(Vec::as_slice).unwrap_or(&[]),
+                    exempt.get(&c.code).map(Vec::as_slice).unwrap_or(&[]),
+                    &rules,
+                    &reference.calendar,
+                )
+                .summary,
+            );
+            cache.store_summary(&c.code, as_of, revs(&c.code), summary.clone());
+            *slot = Some(summary);
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
 pub fn province_report(
     conn: &mut DbConnection,
+    cache: &ReportCache,
     code: &str,
     as_of: NaiveDate,
 ) -> Result<ProvinceReport, ApiError> {
-    let province = units_repo::get(conn, code)?
-        .filter(|u| u.level == "province")
+    let (catalogue_rev, reference_rev, _) = revisions_of(conn, &[])?;
+    let reference = cache.reference(conn, reference_rev)?;
+    let province = reference
+        .units
+        .get(code)
+        .filter(|u| u.parent_code.is_none())
         .ok_or_else(|| ApiError::NotFound(format!("no province {code}")))?;
-    let catalogue = load_catalogue(conn, Some(code))?;
-    let rules = rules_from(postings::settings(conn, code)?.as_ref());
-    let calendar = load_calendar(conn)?;
-    let communes = communes_of(conn, Some(code))?;
-    let all_postings = facts_by_unit(postings::current_facts_for_province(
+    let communes = reference
+        .communes
+        .get(code)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let keys: Vec<&str> = communes.iter().map(|c| c.code.as_str()).collect();
+    // The communes' counters; the global ones stay those read first, which the reference data
+    // was loaded under (anything read later is at least as new, so nothing stale is cached).
+    let (_, _, units) = revisions_of(conn, &keys)?;
+    let compiled = cache.catalogue(conn, catalogue_rev)?;
+    let summaries = province_summaries(
         conn,
-        Some(code),
+        cache,
+        (&compiled, &reference),
+        code,
+        (catalogue_rev, reference_rev, &units),
         as_of,
-    )?);
-    let exemptions = postings::exemptions_for_province(conn, Some(code))?;
-    let names = sector_names(conn)?;
-    let view = catalogue.for_province(code, as_of);
+    )?;
+    let rules = rules_from(reference.settings.get(code));
     let mut totals = Totals::default();
     let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
     let mut rows = Vec::with_capacity(communes.len());
-    for (i, evaluation) in evaluate_province(
-        &view,
-        &communes,
-        &all_postings,
-        &exemptions,
-        &rules,
-        &calendar,
-        false,
-    ) {
-        totals.add(&evaluation.summary);
-        for s in &evaluation.summary.by_sector {
+    for (commune, summary) in communes.iter().zip(&summaries) {
+        totals.add(summary);
+        for s in &summary.by_sector {
             let acc = sectors
                 .entry(s.sector_code.clone())
                 .or_insert_with(|| SectorSummary {
@@ -539,7 +667,7 @@ pub fn province_report(
             acc.missing += s.missing;
             acc.outdated += s.outdated;
         }
-        rows.push(commune_row(&communes[i], &evaluation.summary));
+        rows.push(commune_row(commune, summary));
     }
     totals.finish();
     sort_worst_first(&mut rows);
@@ -552,13 +680,13 @@ pub fn province_report(
         .collect();
     Ok(ProvinceReport {
         province: UnitRef {
-            code: province.code,
-            name: province.name,
+            code: province.code.clone(),
+            name: province.name.clone(),
         },
         as_of,
         rules: (&rules).into(),
         totals,
-        sectors: coverage(&sectors, &names),
+        sectors: coverage(&sectors, &compiled.sector_names),
         communes: rows,
     })
 }
@@ -584,61 +712,44 @@ pub struct NationalReport {
 
 pub fn national_report(
     conn: &mut DbConnection,
+    cache: &ReportCache,
     as_of: NaiveDate,
 ) -> Result<NationalReport, ApiError> {
-    let catalogue = load_catalogue(conn, None)?;
-    let settings: HashMap<String, SettingsRow> = postings::all_settings(conn)?
-        .into_iter()
-        .map(|s| (s.province_code.clone(), s))
-        .collect();
-    let calendar = load_calendar(conn)?;
-    let provinces: Vec<UnitRow> = units_repo::list(
-        conn,
-        &units_repo::UnitFilter {
-            level: Some("province".into()),
-            limit: 1000,
-            ..Default::default()
-        },
-    )?;
-    let communes = communes_of(conn, None)?;
-    let all_postings = facts_by_unit(postings::current_facts_for_province(conn, None, as_of)?);
-    let exemptions = postings::exemptions_for_province(conn, None)?;
-    let mut communes_by_province: HashMap<&str, Vec<UnitRow>> = HashMap::new();
-    for c in &communes {
-        if let Some(p) = c.parent_code.as_deref() {
-            communes_by_province.entry(p).or_default().push(c.clone());
-        }
-    }
+    let all = crate::repo::revisions::all(conn)?;
+    let catalogue_rev = all
+        .get(crate::repo::revisions::CATALOGUE)
+        .copied()
+        .unwrap_or(0);
+    let reference_rev = all
+        .get(crate::repo::revisions::REFERENCE)
+        .copied()
+        .unwrap_or(0);
+    let reference = cache.reference(conn, reference_rev)?;
+    let compiled = cache.catalogue(conn, catalogue_rev)?;
     let mut national = Totals::default();
     let mut rows = Vec::new();
-    for province in provinces {
-        let rules = rules_from(settings.get(&province.code));
-        let view = catalogue.for_province(&province.code, as_of);
-        let its_communes = communes_by_province
-            .get(province.code.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+    for province in &reference.provinces {
+        let summaries = province_summaries(
+            conn,
+            cache,
+            (&compiled, &reference),
+            &province.code,
+            (catalogue_rev, reference_rev, &all),
+            as_of,
+        )?;
         let mut totals = Totals::default();
         let mut incomplete = 0;
-        for (_, evaluation) in evaluate_province(
-            &view,
-            its_communes,
-            &all_postings,
-            &exemptions,
-            &rules,
-            &calendar,
-            false,
-        ) {
-            totals.add(&evaluation.summary);
-            national.add(&evaluation.summary);
-            if evaluation.summary.ok < evaluation.summary.required_pairs {
+        for summary in &summaries {
+            totals.add(summary);
+            national.add(summary);
+            if summary.ok < summary.required_pairs {
                 incomplete += 1;
             }
         }
         totals.finish();
         rows.push(ProvinceRow {
-            code: province.code,
-            name: province.name,
+            code: province.code.clone(),
+            name: province.name.clone(),
             totals,
             incomplete_communes: incomplete,
         });

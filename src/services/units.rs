@@ -151,6 +151,7 @@ pub fn import_units(
     let rows = parse_units(data, valid_from).map_err(ApiError::Validation)?;
     write_tx(conn, WriteLock::Reference, |conn| {
         let (inserted, updated) = units::upsert(conn, &rows)?;
+        crate::repo::revisions::bump(conn, crate::repo::revisions::REFERENCE)?;
         if inserted + updated > 0 {
             audit::record(
                 conn,

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: JwtKeys,
     pub pool: DbPool,
+    database_url: String,
     cleanup: Cleanup,
 }
 
@@ -334,6 +335,7 @@ impl TestApp {
     async fn spawn_from(demo: bool, extra: &[(&str, &str)]) -> TestApp {
         let (url, cleanup) = fresh_database(demo);
         let settings = test_settings(&url, extra);
+        let database_url = url.clone();
         let keys = JwtKeys::from_settings(&settings.jwt, Environment::Development)
             .unwrap_or_else(|e| panic!("{e}"));
         let pool = pool_for(&settings.database);
@@ -347,8 +349,20 @@ impl TestApp {
             client: reqwest::Client::new(),
             keys,
             pool,
+            database_url,
             cleanup,
         }
+    }
+
+    /// A second server over the same database (another instance behind a load balancer);
+    /// returns its base address.
+    pub async fn spawn_sibling(&self) -> String {
+        let app = Application::build(test_settings(&self.database_url, &[]))
+            .await
+            .unwrap_or_else(|e| panic!("build: {e:#}"));
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        address
     }
 
     pub fn token(&self, role: Role, unit: Option<&str>) -> String {

@@ -736,3 +736,101 @@ async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
         "its counter was posted late"
     );
 }
+
+/// Reports are cached between requests; every kind of write that changes a report must show in
+/// the next one, on this instance and on another over the same database.
+#[actix_web::test]
+async fn cached_reports_follow_every_write_on_every_instance() {
+    let app = TestApp::spawn().await;
+    let sibling = app.spawn_sibling().await;
+    let admin = app.token(Role::Admin, None);
+    let as_of = "2026-06-01";
+    let commune = format!("/api/v1/communes/{IA_GRAI}/report?as_of={as_of}");
+    let province = format!("/api/v1/provinces/52/report?as_of={as_of}");
+    let national = format!("/api/v1/reports/national?as_of={as_of}");
+    let read = |base: String, path: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let reply = app
+                .send(app.client.get(format!("{base}{path}")).bearer_auth(&admin))
+                .await;
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            reply.json()
+        }
+    };
+    let ok_of = |report: &Value| report["summary"]["ok"].as_u64().unwrap_or(u64::MAX);
+    let province_ok = |report: &Value| report["totals"]["ok"].as_u64().unwrap_or(u64::MAX);
+    // Warm every cache on both instances.
+    for base in [app.address.clone(), sibling.clone()] {
+        assert_eq!(ok_of(&read(base.clone(), commune.clone()).await), 0);
+        assert_eq!(province_ok(&read(base.clone(), province.clone()).await), 0);
+        read(base, national.clone()).await;
+    }
+
+    // A posting written through the sibling shows here.
+    let reply = app
+        .send(
+            app.client
+                .put(format!(
+                    "{sibling}/api/v1/communes/{IA_GRAI}/postings/1.001193/counter"
+                ))
+                .bearer_auth(&admin)
+                .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(ok_of(&read(app.address.clone(), commune.clone()).await), 1);
+    assert_eq!(
+        province_ok(&read(app.address.clone(), province.clone()).await),
+        1
+    );
+    assert_eq!(
+        read(app.address.clone(), national.clone()).await["totals"]["ok"],
+        1
+    );
+
+    // A decision amending it turns it outdated.
+    decide(&app, json!({
+        "number": "33/QĐ-BTP", "issuer": "Bộ Tư pháp", "scope": "national", "signed_on": "2026-05-01",
+        "items": [{"action": "amended", "procedure_code": "1.001193", "effective_on": "2026-05-15",
+                   "procedure": {"documents": "Tờ khai mới"}}]
+    })).await;
+    for base in [app.address.clone(), sibling.clone()] {
+        let report = read(base.clone(), commune.clone()).await;
+        assert_eq!(ok_of(&report), 0);
+        assert_eq!(report["summary"]["counts"]["outdated"], 1);
+    }
+
+    // Province settings: only the counter is required now.
+    let before = read(sibling.clone(), commune.clone()).await["summary"]["required_pairs"]
+        .as_u64()
+        .unwrap_or_default();
+    let reply = app
+        .put_json(
+            "/api/v1/provinces/52/settings",
+            &json!({"deadline_working_days": 5, "required_channels": ["counter"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let after = read(sibling.clone(), commune.clone()).await["summary"]["required_pairs"]
+        .as_u64()
+        .unwrap_or_default();
+    assert_eq!(after * 2, before);
+
+    // An exemption removes a required procedure.
+    let reply = app
+        .post_json(
+            &format!("/api/v1/communes/{IA_GRAI}/exemptions"),
+            &json!({"procedure_code": "1.000656", "reason": "Không áp dụng", "valid_from": "2026-01-01"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let report = read(sibling.clone(), province.clone()).await;
+    assert_eq!(report["totals"]["required_pairs"].as_u64(), {
+        let communes = report["totals"]["communes"].as_u64().unwrap_or_default();
+        Some(after * communes - 1)
+    });
+}

@@ -1,0 +1,272 @@
+//! What reports reuse between requests, each piece valid while the revision counters it was built
+//! under are unchanged (`repo::revisions`):
+//!
+//! - the reference data (units, province settings, holidays), under `reference`;
+//! - the compiled catalogue (every version row of every scope, indexed by code, and the sector
+//!   names), under `catalogue`;
+//! - each commune's summary per date, under (`catalogue`, `reference`, the commune's counter);
+//! - the JSON body of recently asked commune reports, under the same three, bounded in bytes.
+//!
+//! A request reads the counters (one indexed query) before anything else, so a write committed
+//! by this or another instance is seen by the next request; data read after the counters can only
+//! be newer than them, which at worst costs one recomputation.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+
+use actix_web::web::Bytes;
+use chrono::NaiveDate;
+
+use crate::db::DbConnection;
+use crate::domain::calendar::Calendar;
+use crate::domain::gaps::{CatalogueIndex, Summary};
+use crate::error::ApiError;
+use crate::repo::postings::{self, SettingsRow};
+use crate::repo::units::{self as units_repo, UnitRow};
+use crate::repo::{revisions, sectors};
+
+/// Revision counters a cached piece was computed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Revs {
+    pub catalogue: i64,
+    pub reference: i64,
+    pub unit: i64,
+}
+
+/// Units, settings and holidays, as reports read them.
+pub struct Reference {
+    pub revision: i64,
+    pub units: HashMap<String, UnitRow>,
+    /// Provinces by code.
+    pub provinces: Vec<UnitRow>,
+    /// Communes of each province, by code.
+    pub communes: HashMap<String, Vec<UnitRow>>,
+    pub settings: HashMap<String, SettingsRow>,
+    pub calendar: Calendar,
+}
+
+impl Reference {
+    fn load(conn: &mut DbConnection, revision: i64) -> Result<Self, ApiError> {
+        let all = units_repo::list(
+            conn,
+            &units_repo::UnitFilter {
+                limit: i64::MAX,
+                ..Default::default()
+            },
+        )?;
+        let mut provinces = Vec::new();
+        let mut communes: HashMap<String, Vec<UnitRow>> = HashMap::new();
+        for u in &all {
+            match &u.parent_code {
+                None => provinces.push(u.clone()),
+                Some(p) => communes.entry(p.clone()).or_default().push(u.clone()),
+            }
+        }
+        provinces.sort_by(|a, b| a.code.cmp(&b.code));
+        for list in communes.values_mut() {
+            list.sort_by(|a, b| a.code.cmp(&b.code));
+        }
+        Ok(Reference {
+            revision,
+            units: all.into_iter().map(|u| (u.code.clone(), u)).collect(),
+            provinces,
+            communes,
+            settings: postings::all_settings(conn)?
+                .into_iter()
+                .map(|s| (s.province_code.clone(), s))
+                .collect(),
+            calendar: Calendar::new(postings::holidays(conn)?.into_iter().map(|h| h.day)),
+        })
+    }
+
+    /// The commune and its province, or 404 (422 when the code names a province).
+    pub fn commune(&self, code: &str) -> Result<(&UnitRow, &UnitRow), ApiError> {
+        let commune = self
+            .units
+            .get(code)
+            .ok_or_else(|| ApiError::NotFound(format!("no commune {code}")))?;
+        let province = commune
+            .parent_code
+            .as_deref()
+            .ok_or_else(|| {
+                ApiError::validation_one("code", format!("{code} is a province, not a commune"))
+            })
+            .and_then(|p| {
+                self.units.get(p).ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("commune {code} has no province row"))
+                })
+            })?;
+        Ok((commune, province))
+    }
+}
+
+/// The whole catalogue, compiled for the gap engine.
+pub struct Compiled {
+    pub revision: i64,
+    pub index: CatalogueIndex,
+    pub sector_names: HashMap<String, String>,
+}
+
+impl Compiled {
+    fn load(conn: &mut DbConnection, revision: i64) -> Result<Self, ApiError> {
+        Ok(Compiled {
+            revision,
+            index: super::reports::load_catalogue(conn, None)?,
+            sector_names: sectors::list(conn)?
+                .into_iter()
+                .map(|s| (s.code, s.name))
+                .collect(),
+        })
+    }
+}
+
+/// JSON bodies, oldest dropped first once over the byte budget.
+#[derive(Default)]
+struct Bodies {
+    map: HashMap<(String, NaiveDate), (Revs, Bytes)>,
+    order: VecDeque<(String, NaiveDate)>,
+    bytes: usize,
+}
+
+/// Each commune's summary on one date, with the counters it was computed under.
+type SummariesOfDay = HashMap<String, (Revs, Arc<Summary>)>;
+
+/// Summaries kept per date; dates beyond this many are dropped, oldest asked first.
+const SUMMARY_DATES: usize = 4;
+
+pub struct ReportCache {
+    reference: RwLock<Option<Arc<Reference>>>,
+    catalogue: RwLock<Option<Arc<Compiled>>>,
+    summaries: Mutex<HashMap<NaiveDate, SummariesOfDay>>,
+    bodies: Mutex<Bodies>,
+    body_budget: usize,
+}
+
+impl ReportCache {
+    /// A cache keeping at most `body_budget` bytes of report bodies.
+    pub fn new(body_budget: usize) -> Self {
+        ReportCache {
+            reference: RwLock::new(None),
+            catalogue: RwLock::new(None),
+            summaries: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(Bodies::default()),
+            body_budget,
+        }
+    }
+
+    /// The reference data under `revision`, loaded if the cached one is older.
+    pub fn reference(
+        &self,
+        conn: &mut DbConnection,
+        revision: i64,
+    ) -> Result<Arc<Reference>, ApiError> {
+        if let Some(r) = read(&self.reference).filter(|r| r.revision == revision) {
+            return Ok(r);
+        }
+        let loaded = Arc::new(Reference::load(conn, revision)?);
+        *write(&self.reference) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The compiled catalogue under `revision`, loaded if the cached one is older.
+    pub fn catalogue(
+        &self,
+        conn: &mut DbConnection,
+        revision: i64,
+    ) -> Result<Arc<Compiled>, ApiError> {
+        if let Some(c) = read(&self.catalogue).filter(|c| c.revision == revision) {
+            return Ok(c);
+        }
+        let loaded = Arc::new(Compiled::load(conn, revision)?);
+        *write(&self.catalogue) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    pub fn summary(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Arc<Summary>> {
+        let map = lock(&self.summaries);
+        map.get(&as_of)?
+            .get(unit)
+            .filter(|(r, _)| *r == revs)
+            .map(|(_, s)| s.clone())
+    }
+
+    pub fn store_summary(&self, unit: &str, as_of: NaiveDate, revs: Revs, summary: Arc<Summary>) {
+        let mut map = lock(&self.summaries);
+        if !map.contains_key(&as_of) && map.len() >= SUMMARY_DATES {
+            // Drop the date furthest from this one: reports are asked mostly for recent days.
+            if let Some(far) = map
+                .keys()
+                .copied()
+                .max_by_key(|d| (*d - as_of).num_days().abs())
+            {
+                map.remove(&far);
+            }
+        }
+        map.entry(as_of)
+            .or_default()
+            .insert(unit.to_owned(), (revs, summary));
+    }
+
+    pub fn body(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Bytes> {
+        let bodies = lock(&self.bodies);
+        bodies
+            .map
+            .get(&(unit.to_owned(), as_of))
+            .filter(|(r, _)| *r == revs)
+            .map(|(_, b)| b.clone())
+    }
+
+    pub fn store_body(&self, unit: &str, as_of: NaiveDate, revs: Revs, body: Bytes) {
+        if body.len() > self.body_budget {
+            return;
+        }
+        let mut b = lock(&self.bodies);
+        let key = (unit.to_owned(), as_of);
+        if let Some((_, old)) = b.map.remove(&key) {
+            b.bytes -= old.len();
+            b.order.retain(|k| k != &key);
+        }
+        while b.bytes + body.len() > self.body_budget {
+            let Some(oldest) = b.order.pop_front() else {
+                break;
+            };
+            if let Some((_, old)) = b.map.remove(&oldest) {
+                b.bytes -= old.len();
+            }
+        }
+        b.bytes += body.len();
+        b.order.push_back(key.clone());
+        b.map.insert(key, (revs, body));
+    }
+}
+
+/// The global counters and those of `units`.
+pub fn revisions_of(
+    conn: &mut DbConnection,
+    units: &[&str],
+) -> Result<(i64, i64, HashMap<String, i64>), ApiError> {
+    let mut keys: Vec<&str> = vec![revisions::CATALOGUE, revisions::REFERENCE];
+    keys.extend_from_slice(units);
+    let mut map = if units.len() > 200 {
+        revisions::all(conn)?
+    } else {
+        revisions::get(conn, &keys)?
+    };
+    let catalogue = map.remove(revisions::CATALOGUE).unwrap_or(0);
+    let reference = map.remove(revisions::REFERENCE).unwrap_or(0);
+    Ok((catalogue, reference, map))
+}
+
+// A poisoned lock only means another request panicked mid-update of a cache entry; the entry is
+// replaced whole, so the data is still consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T: Clone>(l: &RwLock<Option<T>>) -> Option<T> {
+    l.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
