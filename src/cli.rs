@@ -1,5 +1,5 @@
-//! Command line: `serve` (the default), `migrate`, `import-units`, `import-catalogue`, `token`,
-//! `openapi`.
+//! Command line: `serve` (the default), `migrate`, `import-units`, `import-catalogue`,
+//! `generate`, `load-postings`, `token`, `openapi`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -49,6 +49,24 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Record benchmark decisions and write every commune's generated postings as CSV
+    /// (deterministic for a seed; see `scripts/bench.sh`).
+    Generate {
+        /// Where to write the postings CSV.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Only these provinces' communes, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        provinces: Vec<String>,
+        /// The date the data describes (default today in Vietnam).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// Load postings from a CSV file (unit_code,procedure_code,channel,decision_number,posted_on
+    /// [,evidence_url,note]) in one transaction: all lines or none.
+    LoadPostings { file: PathBuf },
     /// Print a signed token for development and bootstrap.
     Token {
         #[arg(long, value_enum)]
@@ -84,6 +102,81 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let keys = JwtKeys::from_settings(&settings.jwt, settings.environment)?;
             let ttl = parse_ttl(&ttl).map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", keys.mint(&sub, role, unit.as_deref(), ttl)?);
+            Ok(())
+        }
+        Command::Generate {
+            out,
+            seed,
+            provinces,
+            as_of,
+        } => {
+            let started = Instant::now();
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            crate::startup::prepare_database(
+                &pool,
+                crate::startup::SeedOptions {
+                    data: true,
+                    demo: false,
+                },
+            )?;
+            let mut conn = db::get_conn(&pool)?;
+            let file = std::fs::File::create(&out)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+            let mut writer = std::io::BufWriter::new(file);
+            let options = crate::services::generate::GenerateOptions {
+                seed,
+                provinces,
+                as_of: as_of.unwrap_or_else(crate::domain::calendar::today_in_vietnam),
+            };
+            let summary = crate::services::generate::generate(&mut conn, &options, &mut writer)
+                .map_err(describe)?;
+            std::io::Write::flush(&mut writer)?;
+            eprintln!(
+                "generated: {} decisions recorded ({} procedures amended, {} abolished); {} postings of {} communes written to {} in {:.2}s",
+                summary.decisions_recorded,
+                summary.amended,
+                summary.abolished,
+                summary.rows,
+                summary.communes,
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::LoadPostings { file } => {
+            let started = Instant::now();
+            let data = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            let mut conn = db::get_conn(&pool)?;
+            db::run_migrations(&mut conn)?;
+            let communes = crate::services::reports::communes_of(&mut conn, None)?
+                .into_iter()
+                .map(|u| u.code)
+                .collect();
+            let parsed = crate::services::bulk::parse_postings(
+                &data,
+                &communes,
+                crate::domain::calendar::today_in_vietnam(),
+            )
+            .map_err(describe)?;
+            let parse_time = started.elapsed();
+            let summary = crate::services::bulk::load_postings(
+                &mut conn,
+                &parsed,
+                &Identity::system(),
+                &mut |_| {},
+            )
+            .map_err(describe)?;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; parsing took {:.2}s)",
+                summary.rows,
+                summary.communes,
+                secs,
+                summary.rows as f64 / secs,
+                parse_time.as_secs_f64()
+            );
             Ok(())
         }
         Command::Migrate => {

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod catalogue;
 pub mod changes;
 pub mod etag;
+pub mod generate;
 pub mod inspections;
 pub mod postings;
 pub mod reports;
