@@ -260,6 +260,11 @@ impl Db {
         Self { pool }
     }
 
+    /// The pool, for work that spreads over several connections.
+    pub fn pool(&self) -> DbPool {
+        self.pool.clone()
+    }
+
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,

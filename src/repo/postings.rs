@@ -79,6 +79,48 @@ pub fn current_facts_for_province(
     query.load(conn)
 }
 
+/// What a summary needs of a posting: commune, procedure, channel, the decision's matching key,
+/// and the date as `YYYY-MM-DD` text (parsed by the caller: far cheaper than a date type here).
+pub type SummaryFactRow = (String, String, String, String, String);
+
+/// The postings up on `date` of the given communes, ordered by commune: the columns a summary
+/// reads, for millions of rows. The communes are named (not joined through their province) so
+/// that both backends read them through the commune index.
+pub fn summary_facts(
+    conn: &mut DbConnection,
+    communes: &[&str],
+    date: NaiveDate,
+) -> QueryResult<Vec<SummaryFactRow>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Text;
+    let posted_on = match conn {
+        DbConnection::Pg(_) => "postings.posted_on::text",
+        DbConnection::Sqlite(_) => "postings.posted_on",
+    };
+    let mut out = Vec::new();
+    for chunk in communes.chunks(super::INSERT_CHUNK) {
+        let rows: Vec<SummaryFactRow> = postings::table
+            .filter(postings::unit_code.eq_any(chunk))
+            .filter(postings::posted_on.le(date))
+            .filter(
+                postings::removed_on
+                    .is_null()
+                    .or(postings::removed_on.gt(date)),
+            )
+            .order(postings::unit_code.asc())
+            .select((
+                postings::unit_code,
+                postings::procedure_code,
+                postings::channel,
+                postings::decision_number_norm,
+                sql::<Text>(posted_on),
+            ))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Postings of the given communes on `date`, ordered by commune (the columns a report reads).
 pub fn current_facts_for_units(
     conn: &mut DbConnection,

@@ -123,11 +123,34 @@ pub async fn get_commune_report(
         .await?;
     let format = negotiate(&req, query.format);
     if format == Format::Json {
-        return Ok(HttpResponse::Ok()
+        // The compressed form is made once, when the report is computed.
+        let gzip = req
+            .headers()
+            .get(actix_web::http::header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',').any(|e| {
+                    let mut parts = e.split(';').map(str::trim);
+                    parts.next() == Some("gzip")
+                        && parts.all(|p| {
+                            p.strip_prefix("q=")
+                                .is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0))
+                        })
+                })
+            });
+        let mut response = HttpResponse::Ok();
+        response
             .content_type("application/json")
-            .body(body));
+            .insert_header((actix_web::http::header::VARY, "Accept-Encoding"));
+        return Ok(if gzip {
+            response
+                .insert_header((actix_web::http::header::CONTENT_ENCODING, "gzip"))
+                .body(body.gzip)
+        } else {
+            response.body(body.json)
+        });
     }
-    let report: CommuneReport = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+    let report: CommuneReport = serde_json::from_slice(&body.json).map_err(ApiError::internal)?;
     respond(
         format,
         &report,
@@ -290,9 +313,10 @@ pub async fn get_national_report(
 ) -> Result<HttpResponse, ApiError> {
     identity.require_national_read()?;
     let cache = cache.into_inner();
+    let pool = db.pool();
     let as_of = super::as_of(query.as_of)?;
     let report = db
-        .run(move |conn| service::national_report(conn, &cache, as_of))
+        .run(move |conn| service::national_report(conn, Some(&pool), &cache, as_of))
         .await?;
     let format = negotiate(&req, query.format);
     respond(

@@ -120,10 +120,40 @@ impl Compiled {
     }
 }
 
-/// JSON bodies, oldest dropped first once over the byte budget.
+/// A report's JSON, and the same gzip-compressed for clients that accept it.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub json: Bytes,
+    pub gzip: Bytes,
+}
+
+impl Body {
+    pub fn new(json: Vec<u8>) -> Self {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(json.len() / 8),
+            flate2::Compression::fast(),
+        );
+        // Writing to a Vec cannot fail.
+        let gzip = encoder
+            .write_all(&json)
+            .and_then(|()| encoder.finish())
+            .unwrap_or_default();
+        Body {
+            json: Bytes::from(json),
+            gzip: Bytes::from(gzip),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.json.len() + self.gzip.len()
+    }
+}
+
+/// Report bodies, oldest dropped first once over the byte budget.
 #[derive(Default)]
 struct Bodies {
-    map: HashMap<(String, NaiveDate), (Revs, Bytes)>,
+    map: HashMap<(String, NaiveDate), (Revs, Body)>,
     order: VecDeque<(String, NaiveDate)>,
     bytes: usize,
 }
@@ -207,7 +237,7 @@ impl ReportCache {
             .insert(unit.to_owned(), (revs, summary));
     }
 
-    pub fn body(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Bytes> {
+    pub fn body(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Body> {
         let bodies = lock(&self.bodies);
         bodies
             .map
@@ -216,7 +246,7 @@ impl ReportCache {
             .map(|(_, b)| b.clone())
     }
 
-    pub fn store_body(&self, unit: &str, as_of: NaiveDate, revs: Revs, body: Bytes) {
+    pub fn store_body(&self, unit: &str, as_of: NaiveDate, revs: Revs, body: Body) {
         if body.len() > self.body_budget {
             return;
         }

@@ -113,15 +113,17 @@ pub fn generate(
         .map(|v| v.code.clone())
         .collect();
     required.sort();
-    let mut amended = Vec::new();
-    let mut abolished = Vec::new();
-    for c in &required {
-        match rng.below(100) {
-            0..=9 => amended.push(c.clone()),
-            10..=11 => abolished.push(c.clone()),
-            _ => {}
-        }
+    // Shuffle, then take 10% to amend and the next 2% to abolish.
+    for i in (1..required.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        required.swap(i, j);
     }
+    let amended: Vec<String> = required[..required.len() / 10].to_vec();
+    let mut abolished: Vec<String> =
+        required[required.len() / 10..required.len() / 10 + required.len() / 50].to_vec();
+    let mut amended = amended;
+    amended.sort();
+    abolished.sort();
     summary.amended = amended.len();
     summary.abolished = abolished.len();
     let provinces: Vec<String> = crate::repo::units::list(
@@ -254,9 +256,11 @@ pub fn generate(
                 if !rng.chance(p) {
                     continue;
                 }
+                // About 5% outdated in all: a third of the boards of amended procedures (a
+                // tenth of the catalogue) and 2% of the others.
                 let outdated = match previous {
-                    Some(_) => rng.chance(0.5),
-                    None => rng.chance(0.03),
+                    Some(_) => rng.chance(0.3),
+                    None => rng.chance(0.02),
                 };
                 let (decision, on) = match (outdated, previous) {
                     (true, Some(old)) => (old, first_day + Duration::days(rng.below(30) as i64)),

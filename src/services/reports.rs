@@ -6,8 +6,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use actix_web::web::Bytes;
-
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,7 +25,7 @@ use crate::repo::catalogue::{self as catalogue_repo, VersionRow};
 use crate::repo::postings::{self, ExemptionRow, PostingFactRow, PostingRow, SettingsRow};
 use crate::repo::sectors;
 use crate::repo::units::{self as units_repo, UnitRow};
-use crate::services::cache::{Compiled, Reference, ReportCache, Revs, revisions_of};
+use crate::services::cache::{Body, Compiled, Reference, ReportCache, Revs, revisions_of};
 
 type CatalogueColumns = (
     String,
@@ -322,7 +320,7 @@ pub fn commune_report_json(
     code: &str,
     as_of: NaiveDate,
     authorize: &dyn Fn(&str) -> Result<(), ApiError>,
-) -> Result<Bytes, ApiError> {
+) -> Result<Body, ApiError> {
     let (catalogue_rev, reference_rev, units) = revisions_of(conn, &[code])?;
     let reference = cache.reference(conn, reference_rev)?;
     let (commune, province) = reference.commune(code)?;
@@ -344,7 +342,7 @@ pub fn commune_report_json(
         (&rules, &reference.calendar, &compiled.sector_names),
         as_of,
     )?;
-    let body = Bytes::from(serde_json::to_vec(&report).map_err(ApiError::internal)?);
+    let body = Body::new(serde_json::to_vec(&report).map_err(ApiError::internal)?);
     cache.store_summary(code, as_of, revs, Arc::new(report.summary));
     cache.store_body(code, as_of, revs, body.clone());
     Ok(body)
@@ -503,6 +501,50 @@ fn facts_by_unit(rows: Vec<PostingFactRow>) -> HashMap<String, Vec<PostingFact>>
     by_unit
 }
 
+/// `YYYY-MM-DD` without the generality of a format string.
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return s.parse().ok();
+    }
+    let num = |r: std::ops::Range<usize>| std::str::from_utf8(&b[r]).ok()?.parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
+/// Summary facts grouped by commune (the rows come ordered by commune). The posted decision
+/// text is left empty: a summary compares matching keys only.
+fn summary_facts_by_unit(rows: Vec<postings::SummaryFactRow>) -> HashMap<String, Vec<PostingFact>> {
+    let mut by_unit: HashMap<String, Vec<PostingFact>> = HashMap::new();
+    let mut current: Option<(String, Vec<PostingFact>)> = None;
+    for (unit, code, channel, decision_norm, posted_on) in rows {
+        let (Some(channel), Some(posted_on)) =
+            (PostingChannel::parse(&channel), parse_day(&posted_on))
+        else {
+            continue;
+        };
+        let fact = PostingFact {
+            code,
+            channel,
+            decision: String::new(),
+            decision_norm,
+            posted_on,
+        };
+        match &mut current {
+            Some((u, list)) if *u == unit => list.push(fact),
+            _ => {
+                if let Some((u, list)) = current.take() {
+                    by_unit.entry(u).or_default().extend(list);
+                }
+                current = Some((unit, vec![fact]));
+            }
+        }
+    }
+    if let Some((u, list)) = current {
+        by_unit.entry(u).or_default().extend(list);
+    }
+    by_unit
+}
+
 /// Evaluates every commune of a province against one shared view of the catalogue; with
 /// `findings` false, only the summaries are computed.
 fn evaluate_province(
@@ -584,11 +626,7 @@ fn province_summaries(
     if !stale.is_empty() {
         let view = compiled.index.for_province(province, as_of);
         let rules = rules_from(reference.settings.get(province));
-        let facts = facts_by_unit(if stale.len() * 2 > communes.len() {
-            postings::current_facts_for_province(conn, Some(province), as_of)?
-        } else {
-            postings::current_facts_for_units(conn, &stale, as_of)?
-        });
+        let facts = summary_facts_by_unit(postings::summary_facts(conn, &stale, as_of)?);
         let mut exempt: HashMap<String, Vec<ExemptionFact>> = HashMap::new();
         for e in postings::exemptions_for_province(conn, Some(province))? {
             exempt
@@ -710,8 +748,12 @@ pub struct NationalReport {
     pub provinces: Vec<ProvinceRow>,
 }
 
+/// The national report. With a pool, provinces whose summaries are not cached are computed on
+/// several connections at once (one thread per core), which is what the first report after a
+/// start costs.
 pub fn national_report(
     conn: &mut DbConnection,
+    pool: Option<&crate::db::DbPool>,
     cache: &ReportCache,
     as_of: NaiveDate,
 ) -> Result<NationalReport, ApiError> {
@@ -726,6 +768,42 @@ pub fn national_report(
         .unwrap_or(0);
     let reference = cache.reference(conn, reference_rev)?;
     let compiled = cache.catalogue(conn, catalogue_rev)?;
+    if let Some(pool) = pool {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        // Largest provinces first, dealt out in turn, so that the threads finish together.
+        let mut order: Vec<&UnitRow> = reference.provinces.iter().collect();
+        order.sort_by_key(|p| {
+            std::cmp::Reverse(reference.communes.get(&p.code).map_or(0, Vec::len))
+        });
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let mine: Vec<&UnitRow> = order.iter().skip(t).step_by(threads).copied().collect();
+                let (compiled, reference, all) = (&compiled, &reference, &all);
+                let span = tracing::Span::current();
+                scope.spawn(move || {
+                    let _entered = span.enter();
+                    // A failure here only means the sequential pass below does the work.
+                    let Ok(mut conn) = pool.get() else { return };
+                    for province in mine {
+                        if let Err(e) = province_summaries(
+                            &mut conn,
+                            cache,
+                            (compiled, reference),
+                            &province.code,
+                            (catalogue_rev, reference_rev, all),
+                            as_of,
+                        ) {
+                            tracing::warn!(province = %province.code, error = %e, "summaries");
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    }
     let mut national = Totals::default();
     let mut rows = Vec::new();
     for province in &reference.provinces {

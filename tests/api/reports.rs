@@ -760,6 +760,36 @@ async fn cached_reports_follow_every_write_on_every_instance() {
         }
     };
     let ok_of = |report: &Value| report["summary"]["ok"].as_u64().unwrap_or(u64::MAX);
+    // A client that accepts gzip gets the same report, compressed.
+    let plain = app
+        .send(app.client.get(app.url(&commune)).bearer_auth(&admin))
+        .await;
+    for accept in ["gzip", "br;q=1, gzip;q=0.5", "gzip;q=0"] {
+        let reply = app
+            .send(
+                app.client
+                    .get(app.url(&commune))
+                    .bearer_auth(&admin)
+                    .header("accept-encoding", accept),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("vary").as_deref(), Some("Accept-Encoding"));
+        let bytes = if accept == "gzip;q=0" {
+            assert_eq!(reply.header("content-encoding"), None);
+            reply.bytes.clone()
+        } else {
+            assert_eq!(reply.header("content-encoding").as_deref(), Some("gzip"));
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(reply.bytes.as_slice()),
+                &mut out,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            out
+        };
+        assert_eq!(bytes, plain.bytes, "{accept}");
+    }
     let province_ok = |report: &Value| report["totals"]["ok"].as_u64().unwrap_or(u64::MAX);
     // Warm every cache on both instances.
     for base in [app.address.clone(), sibling.clone()] {
