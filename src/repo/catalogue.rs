@@ -471,6 +471,28 @@ pub fn changes_since(
     query.load(conn)
 }
 
+/// Every version window of the given codes, with scope and levels: (code, scope, from, to,
+/// levels).
+pub type LevelWindow = (String, String, NaiveDate, Option<NaiveDate>, String);
+
+pub fn level_windows(conn: &mut DbConnection, codes: &[String]) -> QueryResult<Vec<LevelWindow>> {
+    let mut out = Vec::new();
+    for chunk in codes.chunks(super::INSERT_CHUNK) {
+        let rows: Vec<LevelWindow> = procedure_versions::table
+            .filter(procedure_versions::procedure_code.eq_any(chunk))
+            .select((
+                procedure_versions::procedure_code,
+                procedure_versions::scope,
+                procedure_versions::valid_from,
+                procedure_versions::valid_to,
+                procedure_versions::levels,
+            ))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// A version's window: procedure code, first day, first day after.
 pub type Window = (String, NaiveDate, Option<NaiveDate>);
 

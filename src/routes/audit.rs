@@ -118,6 +118,9 @@ fn parse_cursor(raw: &str) -> Result<(NaiveDateTime, String), ApiError> {
     let bad = || ApiError::BadRequest("invalid cursor".into());
     let (at, id) = raw.split_once('|').ok_or_else(bad)?;
     let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad())?;
+    if !crate::domain::calendar::date_in_range(at.date()) {
+        return Err(bad());
+    }
     Ok((at, id.to_owned()))
 }
 
@@ -152,11 +155,11 @@ pub async fn list_audit(
         ));
     }
     if let Some(actor) = &query.actor
-        && (actor.is_empty() || actor.len() > 200)
+        && (actor.is_empty() || actor.len() > 200 || actor.chars().any(char::is_control))
     {
         return Err(ApiError::validation_one(
             "actor",
-            "must be 1 to 200 bytes long",
+            "must be 1 to 200 bytes long, without control characters",
         ));
     }
     let unit = query
@@ -191,7 +194,9 @@ pub async fn list_audit(
         .run(move |conn| {
             match &unit {
                 Some(code) if code.level() == UnitLevel::Province => {
-                    super::check_province(conn, Some(code.as_str()))?;
+                    super::check_province(conn, Some(code.as_str())).map_err(|_| {
+                        ApiError::validation_one("unit", format!("there is no province {code}"))
+                    })?;
                     identity.require_province_read(code.as_str())?;
                     filter.province = Some(code.as_str().to_owned());
                 }
@@ -220,11 +225,8 @@ pub async fn list_audit(
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| {
-            encode_cursor(&format!(
-                "{}|{}",
-                r.at.format("%Y-%m-%dT%H:%M:%S%.6f"),
-                r.id
-            ))
+            // Full precision: an entry's time is compared exactly as stored.
+            encode_cursor(&format!("{}|{}", r.at.format("%Y-%m-%dT%H:%M:%S%.f"), r.id))
         })
     } else {
         None

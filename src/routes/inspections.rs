@@ -232,6 +232,7 @@ pub async fn list_inspections(
         (Role::Officer, _) => own.clone(),
         (_, c) => c,
     };
+
     if identity.role == Role::Auditor
         && let Some(own) = &own
     {
@@ -244,7 +245,10 @@ pub async fn list_inspections(
         None => None,
         Some(raw) => raw
             .split_once('|')
-            .and_then(|(d, id)| Some((d.parse::<NaiveDate>().ok()?, id.to_owned())))
+            .and_then(|(d, id)| {
+                let d = d.parse::<NaiveDate>().ok()?;
+                crate::domain::calendar::date_in_range(d).then(|| (d, id.to_owned()))
+            })
             .map(Some)
             .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
     };
@@ -267,6 +271,17 @@ pub async fn list_inspections(
                     other => other,
                 })?;
                 identity.require_commune_read(c, &p.code)?;
+                if identity.role == Role::Officer
+                    && filter
+                        .province
+                        .as_ref()
+                        .is_some_and(|wanted| *wanted != p.code)
+                {
+                    return Err(ApiError::Forbidden(format!(
+                        "an officer reads the inspections of its own commune, in province {}",
+                        p.code
+                    )));
+                }
             }
             Ok(repo::list(conn, &filter)?)
         })
@@ -346,11 +361,25 @@ pub async fn get_inspection(
         || commune_table(&inspection.report),
         &name,
     )?;
+    // One tag per representation: the JSON, CSV and XLSX forms differ.
+    let tag = match format {
+        Format::Json => etag(&inspection.summary.content_hash),
+        other => format!(
+            "\"{}-{}\"",
+            etag(&inspection.summary.content_hash).trim_matches('"'),
+            match other {
+                Format::Csv => "csv",
+                _ => "xlsx",
+            }
+        ),
+    };
     response.headers_mut().insert(
         header::ETAG,
-        header::HeaderValue::from_str(&etag(&inspection.summary.content_hash))
-            .map_err(ApiError::internal)?,
+        header::HeaderValue::from_str(&tag).map_err(ApiError::internal)?,
     );
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     Ok(response)
 }
 

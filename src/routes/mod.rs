@@ -144,7 +144,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor.as_bytes())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .filter(|s| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))
         .ok_or_else(|| {
             ApiError::BadRequest(
                 "invalid cursor; pass back the `next_cursor` of the previous page".into(),

@@ -140,6 +140,34 @@ pub fn changes_since(
                 .any(|(from, to)| *from <= on && to.is_none_or(|t| on < t))
         })
     };
+    // The levels each item's procedure had the day before it took effect, in the decision's
+    // scope (its own version first, else the national one): an amendment that takes a procedure
+    // off the commune level is a take-down for communes, one that adds it a new posting.
+    let codes: Vec<String> = rows
+        .iter()
+        .map(|(item, ..)| item.procedure_code.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut windows: HashMap<String, Vec<repo::LevelWindow>> = HashMap::new();
+    for w in repo::level_windows(conn, &codes)? {
+        windows.entry(w.0.clone()).or_default().push(w);
+    }
+    let levels_before = |code: &str, scope: &str, on: NaiveDate| -> Vec<Level> {
+        let Some(day_before) = on.pred_opt() else {
+            return Vec::new();
+        };
+        let list = windows.get(code).map(Vec::as_slice).unwrap_or(&[]);
+        let in_force = |s: &str| {
+            list.iter().find(|(_, sc, from, to, _)| {
+                sc == s && *from <= day_before && to.is_none_or(|t| day_before < t)
+            })
+        };
+        in_force(scope)
+            .or_else(|| in_force(NATIONAL))
+            .map(|w| levels_from_db(&w.4).into_iter().collect())
+            .unwrap_or_default()
+    };
     let names: HashMap<String, String> = sectors::list(conn)?
         .into_iter()
         .map(|s| (s.code, s.name))
@@ -149,7 +177,11 @@ pub fn changes_since(
     let mut position: HashMap<String, usize> = HashMap::new();
     for (item, decision, name, sector_code, levels) in rows {
         let levels: Vec<Level> = levels_from_db(&levels).into_iter().collect();
-        if level.is_some_and(|l| !levels.contains(&l)) {
+        let before = match item.action.as_str() {
+            "new" => Vec::new(),
+            _ => levels_before(&item.procedure_code, &decision.scope, item.effective_on),
+        };
+        if level.is_some_and(|l| !levels.contains(&l) && !before.contains(&l)) {
             continue;
         }
         if decision.scope == NATIONAL && overridden(&item.procedure_code, item.effective_on) {
@@ -165,10 +197,14 @@ pub fn changes_since(
                 )));
             }
         };
+        let commune_now = levels.contains(&Level::Commune);
+        let commune_before = before.contains(&Level::Commune);
         let posting_action = match action {
             ItemAction::New => PostingAction::Post,
-            ItemAction::Amended => PostingAction::RePost,
             ItemAction::Abolished => PostingAction::TakeDown,
+            ItemAction::Amended if commune_before && !commune_now => PostingAction::TakeDown,
+            ItemAction::Amended if !commune_before && commune_now => PostingAction::Post,
+            ItemAction::Amended => PostingAction::RePost,
         };
         let status = if item.effective_on > today {
             ChangeStatus::Upcoming

@@ -172,6 +172,16 @@ async fn auditors_read_the_audit_log_of_their_scope_and_nobody_else_reads_it() {
             "/api/v1/audit?cursor=%21%21".to_owned(),
             400,
         ),
+        (
+            app.token(Role::Admin, None),
+            "/api/v1/audit?unit=99".to_owned(),
+            422,
+        ),
+        (
+            app.token(Role::Admin, None),
+            "/api/v1/audit?actor=a%00b".to_owned(),
+            422,
+        ),
     ] {
         let reply = app
             .send(app.client.get(app.url(&path)).bearer_auth(&token))
@@ -179,6 +189,19 @@ async fn auditors_read_the_audit_log_of_their_scope_and_nobody_else_reads_it() {
         reply.problem(status);
     }
     app.get("/api/v1/audit").await.problem(401);
+    // Forged cursors: a year PostgreSQL cannot hold, a NUL in the id.
+    use base64::Engine;
+    for raw in ["-5000-01-01T00:00:00|x", "2026-01-01T00:00:00|a\u{0}b"] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let reply = app
+            .send(
+                app.client
+                    .get(app.url(&format!("/api/v1/audit?cursor={cursor}")))
+                    .bearer_auth(app.token(Role::Admin, None)),
+            )
+            .await;
+        reply.problem(400);
+    }
 }
 
 #[actix_web::test]
@@ -205,16 +228,35 @@ async fn no_endpoint_changes_an_entry_and_the_database_refuses_to() {
             reply.status
         );
     }
+    let inspection = app
+        .post_json(
+            "/api/v1/inspections",
+            &json!({"unit": IA_GRAI, "inspected_on": "2026-06-01", "team": ["An"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(inspection.status, 201, "{}", inspection.text());
     // Even with direct access, the rows cannot be rewritten.
     use diesel::RunQueryDsl;
     let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let truncate: &[&str] = if crate::helpers::is_postgres() {
+        &["TRUNCATE audit_log", "TRUNCATE inspections"]
+    } else {
+        &[]
+    };
     for sql in [
         "UPDATE audit_log SET actor_sub = 'someone-else'",
         "DELETE FROM audit_log",
-    ] {
-        let result = diesel::sql_query(sql).execute(&mut *conn);
+        "UPDATE inspections SET notes = 'changed'",
+        "DELETE FROM inspections",
+    ]
+    .iter()
+    .chain(truncate)
+    {
+        let result = diesel::sql_query(*sql).execute(&mut *conn);
         assert!(result.is_err(), "{sql} must fail");
     }
-    let count = app.table_counts()["audit_log"];
-    assert!(count >= 1);
+    let counts = app.table_counts();
+    assert!(counts["audit_log"] >= 2);
+    assert_eq!(counts["inspections"], 1);
 }

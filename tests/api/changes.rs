@@ -144,3 +144,31 @@ async fn a_national_amendment_does_not_reach_a_province_with_its_own_version() {
         .await;
     assert_eq!(numbers(&gia_lai), ["40/QĐ-BCA"]);
 }
+
+#[actix_web::test]
+async fn an_amendment_that_takes_a_procedure_off_the_commune_level_is_a_take_down() {
+    let app = TestApp::spawn().await;
+    decide(&app, json!({
+        "number": "51/QĐ-BTP", "issuer": "Bộ Tư pháp", "scope": "national", "signed_on": "2026-05-01",
+        "items": [{"action": "amended", "procedure_code": "1.001193", "effective_on": "2026-05-15",
+                   "procedure": {"levels": ["province"]}}]
+    })).await;
+    decide(&app, json!({
+        "number": "52/QĐ-BTP", "issuer": "Bộ Tư pháp", "scope": "national", "signed_on": "2026-06-01",
+        "items": [{"action": "amended", "procedure_code": "1.001193", "effective_on": "2026-06-15",
+                   "procedure": {"levels": ["province", "commune"]}}]
+    })).await;
+    let feed = app
+        .get_json("/api/v1/catalogue/changes?since=2026-05-01&level=commune")
+        .await;
+    assert_eq!(numbers(&feed), ["51/QĐ-BTP", "52/QĐ-BTP"], "{feed}");
+    assert_eq!(
+        feed["decisions"][0]["items"][0]["posting_action"],
+        "take_down"
+    );
+    assert_eq!(feed["decisions"][1]["items"][0]["posting_action"], "post");
+    let province_level = app
+        .get_json("/api/v1/catalogue/changes?since=2026-05-01&level=province")
+        .await;
+    assert_eq!(province_level["counts"]["items"], 2);
+}

@@ -6,6 +6,19 @@ ALTER TABLE audit_log ADD COLUMN province_code TEXT;
 CREATE INDEX audit_log_at_idx ON audit_log (at, id);
 CREATE INDEX audit_log_province_idx ON audit_log (province_code, at, id);
 
+-- Entries written before this migration: their commune or province, from what they record.
+UPDATE audit_log SET unit_code = CASE
+    WHEN entity = 'postings' AND entity_id <> '*' THEN split_part(entity_id, '/', 1)
+    WHEN entity = 'province_settings' THEN entity_id
+    WHEN entity = 'exemption' THEN
+        (SELECT unit_code FROM exemptions WHERE exemptions.id = audit_log.entity_id)
+    WHEN entity = 'decision' THEN
+        (SELECT NULLIF(scope, 'national') FROM decisions WHERE decisions.id = audit_log.entity_id)
+END;
+UPDATE audit_log SET province_code = COALESCE(
+    (SELECT parent_code FROM units WHERE units.code = audit_log.unit_code), unit_code)
+WHERE unit_code IS NOT NULL;
+
 -- An inspection of one commune: the commune report as of the inspection day, frozen as JSON.
 CREATE TABLE inspections (
     id            TEXT PRIMARY KEY,
@@ -34,3 +47,7 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION niemyet_append_only();
 CREATE TRIGGER inspections_append_only BEFORE UPDATE OR DELETE ON inspections
     FOR EACH ROW EXECUTE FUNCTION niemyet_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION niemyet_append_only();
+CREATE TRIGGER inspections_no_truncate BEFORE TRUNCATE ON inspections
+    FOR EACH STATEMENT EXECUTE FUNCTION niemyet_append_only();

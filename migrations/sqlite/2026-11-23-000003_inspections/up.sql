@@ -6,6 +6,19 @@ ALTER TABLE audit_log ADD COLUMN province_code TEXT;
 CREATE INDEX audit_log_at_idx ON audit_log (at, id);
 CREATE INDEX audit_log_province_idx ON audit_log (province_code, at, id);
 
+-- Entries written before this migration: their commune or province, from what they record.
+UPDATE audit_log SET unit_code = CASE
+    WHEN entity = 'postings' AND entity_id <> '*' THEN CASE WHEN instr(entity_id, '/') > 0 THEN substr(entity_id, 1, instr(entity_id, '/') - 1) ELSE entity_id END
+    WHEN entity = 'province_settings' THEN entity_id
+    WHEN entity = 'exemption' THEN
+        (SELECT unit_code FROM exemptions WHERE exemptions.id = audit_log.entity_id)
+    WHEN entity = 'decision' THEN
+        (SELECT NULLIF(scope, 'national') FROM decisions WHERE decisions.id = audit_log.entity_id)
+END;
+UPDATE audit_log SET province_code = COALESCE(
+    (SELECT parent_code FROM units WHERE units.code = audit_log.unit_code), unit_code)
+WHERE unit_code IS NOT NULL;
+
 -- An inspection of one commune: the commune report as of the inspection day, frozen as JSON.
 CREATE TABLE inspections (
     id            TEXT PRIMARY KEY,
