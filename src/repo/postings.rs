@@ -121,37 +121,6 @@ pub fn summary_facts(
     Ok(out)
 }
 
-/// Postings of the given communes on `date`, ordered by commune (the columns a report reads).
-pub fn current_facts_for_units(
-    conn: &mut DbConnection,
-    units: &[&str],
-    date: NaiveDate,
-) -> QueryResult<Vec<PostingFactRow>> {
-    let mut out = Vec::new();
-    for chunk in units.chunks(super::INSERT_CHUNK) {
-        let rows: Vec<PostingFactRow> = postings::table
-            .filter(postings::unit_code.eq_any(chunk))
-            .filter(postings::posted_on.le(date))
-            .filter(
-                postings::removed_on
-                    .is_null()
-                    .or(postings::removed_on.gt(date)),
-            )
-            .order(postings::unit_code.asc())
-            .select((
-                postings::unit_code,
-                postings::procedure_code,
-                postings::channel,
-                postings::decision_number,
-                postings::decision_number_norm,
-                postings::posted_on,
-            ))
-            .load(conn)?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
-
 /// The open postings of a commune (removed_on unset), whatever their posted_on.
 pub fn open_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<Vec<PostingRow>> {
     postings::table
