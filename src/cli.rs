@@ -65,8 +65,15 @@ pub enum Command {
         as_of: Option<NaiveDate>,
     },
     /// Load postings from a CSV file (unit_code,procedure_code,channel,decision_number,posted_on
-    /// [,evidence_url,note]) in one transaction: all lines or none.
-    LoadPostings { file: PathBuf },
+    /// [,evidence_url,note]) in one transaction: all lines or none. Afterwards, every commune's
+    /// summary for today is computed and stored, so that the first national report after the
+    /// load does not have to read every posting.
+    LoadPostings {
+        file: PathBuf,
+        /// Leave the summaries to the first report that needs them.
+        #[arg(long)]
+        no_summaries: bool,
+    },
     /// Print a signed token for development and bootstrap.
     Token {
         #[arg(long, value_enum)]
@@ -143,7 +150,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             );
             Ok(())
         }
-        Command::LoadPostings { file } => {
+        Command::LoadPostings { file, no_summaries } => {
             let started = Instant::now();
             let data = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
@@ -177,6 +184,18 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 summary.rows as f64 / secs,
                 parse_time.as_secs_f64()
             );
+            if !no_summaries {
+                let started = Instant::now();
+                let cache =
+                    crate::services::cache::ReportCache::new(0, db::counters::Counters::new());
+                let today = crate::domain::calendar::today_in_vietnam();
+                crate::services::reports::national_report(&mut conn, Some(&pool), &cache, today)
+                    .map_err(describe)?;
+                eprintln!(
+                    "stored the summaries of every commune for {today} in {:.2}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             Ok(())
         }
         Command::Migrate => {

@@ -86,6 +86,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let db = Db::new(pool);
+        crate::db::counters::watch(settings.database.clone(), &db.counters());
         let server = run(listener, db, keys, settings.workers)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })
@@ -112,9 +113,9 @@ fn listener_address(bind: &str, port: u16) -> String {
 const REPORT_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::Result<Server> {
+    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, db.counters()));
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
-    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET));
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()

@@ -1,7 +1,10 @@
 //! Storage: one connection type over PostgreSQL and SQLite, the pool, migrations, and the helpers
 //! every database call goes through (`Db::run` off the executor, `write_tx` for locked writes).
 
+pub mod counters;
 pub mod schema;
+
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -195,6 +198,8 @@ pub enum WriteLock {
     Commune(u32),
     /// A bulk load of postings across communes.
     Bulk,
+    /// The stored commune summaries (derived data).
+    Summaries,
 }
 
 impl WriteLock {
@@ -204,6 +209,7 @@ impl WriteLock {
             WriteLock::Reference => 0x6e69_656d_0002,
             WriteLock::Commune(code) => 0x6e69_0000_0000 + i64::from(code),
             WriteLock::Bulk => 0x6e69_656d_0003,
+            WriteLock::Summaries => 0x6e69_656d_0004,
         }
     }
 
@@ -253,11 +259,20 @@ where
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    counters: Arc<counters::Counters>,
 }
 
 impl Db {
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            counters: counters::Counters::new(),
+        }
+    }
+
+    /// The in-memory revision counters this handle keeps current after its own writes.
+    pub fn counters(&self) -> Arc<counters::Counters> {
+        self.counters.clone()
     }
 
     /// The pool, for work that spreads over several connections.
@@ -271,11 +286,19 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let counters = self.counters.clone();
         let span = tracing::Span::current();
         web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(ApiError::from)?;
-            f(&mut conn)
+            counters::take_bumped();
+            let result = f(&mut conn);
+            // Whatever `f` committed is in the copy before the response leaves.
+            let bumped = counters::take_bumped();
+            if !bumped.is_empty() {
+                counters.refresh(&mut conn, &bumped);
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?

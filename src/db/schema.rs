@@ -185,6 +185,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    commune_summaries (unit_code) {
+        unit_code -> Text,
+        as_of -> Date,
+        catalogue_rev -> BigInt,
+        reference_rev -> BigInt,
+        unit_rev -> BigInt,
+        summary -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     sectors,
@@ -199,4 +210,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     exemptions,
     inspections,
     revisions,
+    commune_summaries,
 );

@@ -7,6 +7,7 @@ pub mod inspections;
 pub mod postings;
 pub mod revisions;
 pub mod sectors;
+pub mod summaries;
 pub mod units;
 
 /// Rows per multi-row INSERT: below SQLite's bound-parameter limit for the widest table.

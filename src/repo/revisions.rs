@@ -29,6 +29,7 @@ pub fn bump(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
             .set(revisions::revision.eq(revisions::revision + 1))
             .execute(c),
     }?;
+    crate::db::counters::note_bumped(key);
     Ok(())
 }
 

@@ -114,13 +114,21 @@ pub async fn get_commune_report(
     let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
     let cache = cache.into_inner();
-    let body = db
-        .run(move |conn| {
-            service::commune_report_json(conn, &cache, &unit, as_of, &|province| {
-                identity.require_commune_read(&unit, province)
+    // A report already computed under the current counters needs no database at all.
+    let cached = cache.cached_commune_body(&unit, as_of, &|province| {
+        identity.require_commune_read(&unit, province)
+    });
+    let body = match cached {
+        Some(body) => body?,
+        None => {
+            db.run(move |conn| {
+                service::commune_report_json(conn, &cache, &unit, as_of, &|province| {
+                    identity.require_commune_read(&unit, province)
+                })
             })
-        })
-        .await?;
+            .await?
+        }
+    };
     let format = negotiate(&req, query.format);
     if format == Format::Json {
         // The compressed form is made once, when the report is computed.

@@ -7,9 +7,11 @@
 //! - each commune's summary per date, under (`catalogue`, `reference`, the commune's counter);
 //! - the JSON body of recently asked commune reports, under the same three, bounded in bytes.
 //!
-//! A request reads the counters (one indexed query) before anything else, so a write committed
-//! by this or another instance is seen by the next request; data read after the counters can only
-//! be newer than them, which at worst costs one recomputation.
+//! A request reads the counters before anything else: from the in-memory copy the watcher keeps
+//! (`db::counters`), or from the database (one indexed query) while that copy is not confirmed.
+//! A write is seen by the next request on the instance that made it, and on other instances as
+//! soon as their watcher hears of it (milliseconds); data read after the counters can only be
+//! newer than them, which at worst costs one recomputation.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +20,7 @@ use actix_web::web::Bytes;
 use chrono::NaiveDate;
 
 use crate::db::DbConnection;
+use crate::db::counters::Counters;
 use crate::domain::calendar::Calendar;
 use crate::domain::gaps::{CatalogueIndex, Summary};
 use crate::error::ApiError;
@@ -170,12 +173,14 @@ pub struct ReportCache {
     summaries: Mutex<HashMap<NaiveDate, SummariesOfDay>>,
     bodies: Mutex<Bodies>,
     body_budget: usize,
+    counters: Arc<Counters>,
 }
 
 impl ReportCache {
     /// A cache keeping at most `body_budget` bytes of report bodies.
-    pub fn new(body_budget: usize) -> Self {
+    pub fn new(body_budget: usize, counters: Arc<Counters>) -> Self {
         ReportCache {
+            counters,
             reference: RwLock::new(None),
             catalogue: RwLock::new(None),
             summaries: Mutex::new(HashMap::new()),
@@ -210,6 +215,67 @@ impl ReportCache {
         let loaded = Arc::new(Compiled::load(conn, revision)?);
         *write(&self.catalogue) = Some(loaded.clone());
         Ok(loaded)
+    }
+
+    /// The global counters and those of `units`.
+    pub fn revisions_of(
+        &self,
+        conn: &mut DbConnection,
+        units: &[&str],
+    ) -> Result<(i64, i64, HashMap<String, i64>), ApiError> {
+        if units.len() > 200 {
+            let mut all = self.all_revisions(conn)?;
+            let catalogue = all.remove(revisions::CATALOGUE).unwrap_or(0);
+            let reference = all.remove(revisions::REFERENCE).unwrap_or(0);
+            return Ok((catalogue, reference, all));
+        }
+        let mut keys: Vec<&str> = vec![revisions::CATALOGUE, revisions::REFERENCE];
+        keys.extend_from_slice(units);
+        if let Some(values) = self.counters.get_many(&keys) {
+            let units = units
+                .iter()
+                .zip(&values[2..])
+                .map(|(u, r)| (u.to_string(), *r))
+                .collect();
+            return Ok((values[0], values[1], units));
+        }
+        let mut map = revisions::get(conn, &keys)?;
+        let catalogue = map.remove(revisions::CATALOGUE).unwrap_or(0);
+        let reference = map.remove(revisions::REFERENCE).unwrap_or(0);
+        Ok((catalogue, reference, map))
+    }
+
+    /// Every counter.
+    pub fn all_revisions(&self, conn: &mut DbConnection) -> Result<HashMap<String, i64>, ApiError> {
+        match self.counters.all() {
+            Some(all) => Ok(all),
+            None => Ok(revisions::all(conn)?),
+        }
+    }
+
+    /// A commune report's body when everything it depends on is already in memory: the counters
+    /// are confirmed, the reference data and the body are cached under them. `authorize` is given
+    /// the commune's province. `None` means the caller must go to the database.
+    pub fn cached_commune_body(
+        &self,
+        code: &str,
+        as_of: NaiveDate,
+        authorize: &dyn Fn(&str) -> Result<(), ApiError>,
+    ) -> Option<Result<Body, ApiError>> {
+        let [catalogue, reference_rev, unit] =
+            self.counters
+                .get([revisions::CATALOGUE, revisions::REFERENCE, code])?;
+        let reference = read(&self.reference).filter(|r| r.revision == reference_rev)?;
+        let (_, province) = reference.commune(code).ok()?;
+        if let Err(e) = authorize(&province.code) {
+            return Some(Err(e));
+        }
+        let revs = Revs {
+            catalogue,
+            reference: reference_rev,
+            unit,
+        };
+        self.body(code, as_of, revs).map(Ok)
     }
 
     pub fn summary(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Arc<Summary>> {
@@ -268,23 +334,6 @@ impl ReportCache {
         b.order.push_back(key.clone());
         b.map.insert(key, (revs, body));
     }
-}
-
-/// The global counters and those of `units`.
-pub fn revisions_of(
-    conn: &mut DbConnection,
-    units: &[&str],
-) -> Result<(i64, i64, HashMap<String, i64>), ApiError> {
-    let mut keys: Vec<&str> = vec![revisions::CATALOGUE, revisions::REFERENCE];
-    keys.extend_from_slice(units);
-    let mut map = if units.len() > 200 {
-        revisions::all(conn)?
-    } else {
-        revisions::get(conn, &keys)?
-    };
-    let catalogue = map.remove(revisions::CATALOGUE).unwrap_or(0);
-    let reference = map.remove(revisions::REFERENCE).unwrap_or(0);
-    Ok((catalogue, reference, map))
 }
 
 // A poisoned lock only means another request panicked mid-update of a cache entry; the entry is

@@ -11,8 +11,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::DbConnection;
 use crate::db::schema::{procedure_versions, units};
+use crate::db::{DbConnection, WriteLock, write_tx};
 use crate::domain::calendar::Calendar;
 use crate::domain::catalogue::{Level, NATIONAL, levels_from_db};
 use crate::domain::gaps::{
@@ -24,8 +24,9 @@ use crate::error::ApiError;
 use crate::repo::catalogue::{self as catalogue_repo, VersionRow};
 use crate::repo::postings::{self, ExemptionRow, PostingFactRow, PostingRow, SettingsRow};
 use crate::repo::sectors;
+use crate::repo::summaries::{self as summaries_repo, SummaryRow};
 use crate::repo::units::{self as units_repo, UnitRow};
-use crate::services::cache::{Body, Compiled, Reference, ReportCache, Revs, revisions_of};
+use crate::services::cache::{Body, Compiled, Reference, ReportCache, Revs};
 
 type CatalogueColumns = (
     String,
@@ -321,7 +322,7 @@ pub fn commune_report_json(
     as_of: NaiveDate,
     authorize: &dyn Fn(&str) -> Result<(), ApiError>,
 ) -> Result<Body, ApiError> {
-    let (catalogue_rev, reference_rev, units) = revisions_of(conn, &[code])?;
+    let (catalogue_rev, reference_rev, units) = cache.revisions_of(conn, &[code])?;
     let reference = cache.reference(conn, reference_rev)?;
     let (commune, province) = reference.commune(code)?;
     authorize(&province.code)?;
@@ -623,6 +624,42 @@ fn province_summaries(
         .filter(|(_, s)| s.is_none())
         .map(|(c, _)| c.code.as_str())
         .collect();
+    // Only today's summaries are stored: they are what the reports are mostly asked for, and one
+    // row per commune stays enough.
+    let persist = as_of == crate::domain::calendar::today_in_vietnam();
+    if persist && !stale.is_empty() {
+        let slot_of: HashMap<&str, usize> = communes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.as_str(), i))
+            .collect();
+        for row in summaries_repo::load(conn, &stale, as_of)? {
+            let current = revs(&row.unit_code);
+            let stored = Revs {
+                catalogue: row.catalogue_rev,
+                reference: row.reference_rev,
+                unit: row.unit_rev,
+            };
+            if stored != current {
+                continue;
+            }
+            let (Some(&i), Ok(summary)) = (
+                slot_of.get(row.unit_code.as_str()),
+                serde_json::from_str::<Summary>(&row.summary),
+            ) else {
+                continue;
+            };
+            let summary = Arc::new(summary);
+            cache.store_summary(&row.unit_code, as_of, current, summary.clone());
+            out[i] = Some(summary);
+        }
+    }
+    let stale: Vec<&str> = communes
+        .iter()
+        .zip(&out)
+        .filter(|(_, s)| s.is_none())
+        .map(|(c, _)| c.code.as_str())
+        .collect();
     if !stale.is_empty() {
         let view = compiled.index.for_province(province, as_of);
         let rules = rules_from(reference.settings.get(province));
@@ -634,6 +671,7 @@ fn province_summaries(
                 .or_default()
                 .push(exemption_fact(&e));
         }
+        let mut computed = Vec::new();
         for (c, slot) in communes.iter().zip(out.iter_mut()) {
             if slot.is_some() {
                 continue;
@@ -650,7 +688,27 @@ fn province_summaries(
                 .summary,
             );
             cache.store_summary(&c.code, as_of, revs(&c.code), summary.clone());
+            if persist {
+                let r = revs(&c.code);
+                computed.push(SummaryRow {
+                    unit_code: c.code.clone(),
+                    as_of,
+                    catalogue_rev: r.catalogue,
+                    reference_rev: r.reference,
+                    unit_rev: r.unit,
+                    summary: serde_json::to_string(&*summary).map_err(ApiError::internal)?,
+                });
+            }
             *slot = Some(summary);
+        }
+        if !computed.is_empty() {
+            // Derived data: a failure to store only means the next start computes them again.
+            let stored = write_tx(conn, WriteLock::Summaries, |conn| {
+                summaries_repo::store(conn, &computed)
+            });
+            if let Err(e) = stored {
+                tracing::warn!(province, error = %e, "storing commune summaries");
+            }
         }
     }
     Ok(out.into_iter().flatten().collect())
@@ -662,7 +720,7 @@ pub fn province_report(
     code: &str,
     as_of: NaiveDate,
 ) -> Result<ProvinceReport, ApiError> {
-    let (catalogue_rev, reference_rev, _) = revisions_of(conn, &[])?;
+    let (catalogue_rev, reference_rev, _) = cache.revisions_of(conn, &[])?;
     let reference = cache.reference(conn, reference_rev)?;
     let province = reference
         .units
@@ -677,7 +735,7 @@ pub fn province_report(
     let keys: Vec<&str> = communes.iter().map(|c| c.code.as_str()).collect();
     // The communes' counters; the global ones stay those read first, which the reference data
     // was loaded under (anything read later is at least as new, so nothing stale is cached).
-    let (_, _, units) = revisions_of(conn, &keys)?;
+    let (_, _, units) = cache.revisions_of(conn, &keys)?;
     let compiled = cache.catalogue(conn, catalogue_rev)?;
     let summaries = province_summaries(
         conn,
@@ -757,7 +815,7 @@ pub fn national_report(
     cache: &ReportCache,
     as_of: NaiveDate,
 ) -> Result<NationalReport, ApiError> {
-    let all = crate::repo::revisions::all(conn)?;
+    let all = cache.all_revisions(conn)?;
     let catalogue_rev = all
         .get(crate::repo::revisions::CATALOGUE)
         .copied()

@@ -737,8 +737,31 @@ async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
     );
 }
 
+/// Reads `path` on `base` until `settled` holds (another instance hears of a write within
+/// milliseconds), giving up after a few seconds; returns the last report read.
+async fn read_until(
+    app: &TestApp,
+    base: &str,
+    path: &str,
+    token: &str,
+    settled: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let reply = app
+            .send(app.client.get(format!("{base}{path}")).bearer_auth(token))
+            .await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        let report = reply.json();
+        if settled(&report) || std::time::Instant::now() > deadline {
+            return report;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Reports are cached between requests; every kind of write that changes a report must show in
-/// the next one, on this instance and on another over the same database.
+/// the next one on the instance that made it, and promptly on another over the same database.
 #[actix_web::test]
 async fn cached_reports_follow_every_write_on_every_instance() {
     let app = TestApp::spawn().await;
@@ -810,15 +833,14 @@ async fn cached_reports_follow_every_write_on_every_instance() {
         )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
-    assert_eq!(ok_of(&read(app.address.clone(), commune.clone()).await), 1);
-    assert_eq!(
-        province_ok(&read(app.address.clone(), province.clone()).await),
-        1
-    );
-    assert_eq!(
-        read(app.address.clone(), national.clone()).await["totals"]["ok"],
-        1
-    );
+    assert_eq!(ok_of(&read(sibling.clone(), commune.clone()).await), 1);
+    let base = app.address.clone();
+    let report = read_until(&app, &base, &commune, &admin, |r| ok_of(r) == 1).await;
+    assert_eq!(ok_of(&report), 1);
+    let report = read_until(&app, &base, &province, &admin, |r| province_ok(r) == 1).await;
+    assert_eq!(province_ok(&report), 1);
+    let report = read_until(&app, &base, &national, &admin, |r| r["totals"]["ok"] == 1).await;
+    assert_eq!(report["totals"]["ok"], 1);
 
     // A decision amending it turns it outdated.
     decide(&app, json!({
@@ -826,11 +848,15 @@ async fn cached_reports_follow_every_write_on_every_instance() {
         "items": [{"action": "amended", "procedure_code": "1.001193", "effective_on": "2026-05-15",
                    "procedure": {"documents": "Tờ khai mới"}}]
     })).await;
-    for base in [app.address.clone(), sibling.clone()] {
-        let report = read(base.clone(), commune.clone()).await;
-        assert_eq!(ok_of(&report), 0);
-        assert_eq!(report["summary"]["counts"]["outdated"], 1);
-    }
+    let report = read(app.address.clone(), commune.clone()).await;
+    assert_eq!(ok_of(&report), 0);
+    assert_eq!(report["summary"]["counts"]["outdated"], 1);
+    let report = read_until(&app, &sibling, &commune, &admin, |r| {
+        r["summary"]["counts"]["outdated"] == 1
+    })
+    .await;
+    assert_eq!(ok_of(&report), 0);
+    assert_eq!(report["summary"]["counts"]["outdated"], 1);
 
     // Province settings: only the counter is required now.
     let before = read(sibling.clone(), commune.clone()).await["summary"]["required_pairs"]
@@ -844,9 +870,11 @@ async fn cached_reports_follow_every_write_on_every_instance() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let after = read(sibling.clone(), commune.clone()).await["summary"]["required_pairs"]
-        .as_u64()
-        .unwrap_or_default();
+    let required = |r: &Value| r["summary"]["required_pairs"].as_u64().unwrap_or_default();
+    let here = required(&read(app.address.clone(), commune.clone()).await);
+    assert_eq!(here * 2, before);
+    let after =
+        required(&read_until(&app, &sibling, &commune, &admin, |r| required(r) == here).await);
     assert_eq!(after * 2, before);
 
     // An exemption removes a required procedure.
@@ -858,9 +886,98 @@ async fn cached_reports_follow_every_write_on_every_instance() {
         )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
-    let report = read(sibling.clone(), province.clone()).await;
-    assert_eq!(report["totals"]["required_pairs"].as_u64(), {
-        let communes = report["totals"]["communes"].as_u64().unwrap_or_default();
+    let expected = |r: &Value| {
+        let communes = r["totals"]["communes"].as_u64().unwrap_or_default();
         Some(after * communes - 1)
-    });
+    };
+    let report = read_until(&app, &sibling, &province, &admin, |r| {
+        r["totals"]["required_pairs"].as_u64() == expected(r)
+    })
+    .await;
+    assert_eq!(
+        report["totals"]["required_pairs"].as_u64(),
+        expected(&report)
+    );
+}
+
+/// The national report stores each commune's summary for today. An instance starting cold reads
+/// them back instead of the postings (shown here by altering one stored row), and recomputes a
+/// commune as soon as it changes.
+#[actix_web::test]
+async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
+    use diesel::prelude::*;
+    use niemyet::db::schema::commune_summaries;
+
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, None);
+    let first = app.get_as("/api/v1/reports/national", &admin).await;
+    let communes = first["totals"]["communes"].as_i64().unwrap_or_default();
+    assert!(communes > 3000, "{}", first["totals"]);
+    let stored = {
+        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        commune_summaries::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(stored, communes, "one stored summary per commune");
+
+    // Alter Ia Grai's stored summary; a new instance has nothing in memory and must trust it.
+    {
+        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let row: String = commune_summaries::table
+            .filter(commune_summaries::unit_code.eq(IA_GRAI))
+            .select(commune_summaries::summary)
+            .get_result(&mut *conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut summary: Value = serde_json::from_str(&row).unwrap_or_else(|e| panic!("{e}"));
+        summary["ok"] = json!(summary["ok"].as_u64().unwrap_or_default() + 777);
+        diesel::update(commune_summaries::table.filter(commune_summaries::unit_code.eq(IA_GRAI)))
+            .set(commune_summaries::summary.eq(summary.to_string()))
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let sibling = app.spawn_sibling().await;
+    let national = |base: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let reply = app
+                .send(
+                    app.client
+                        .get(format!("{base}/api/v1/reports/national"))
+                        .bearer_auth(&admin),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            reply.json()
+        }
+    };
+    let ok = |r: &Value| r["totals"]["ok"].as_u64().unwrap_or_default();
+    let cold = national(sibling.clone()).await;
+    assert_eq!(ok(&cold), ok(&first) + 777, "the stored summary was used");
+
+    // A posting written at Ia Grai makes its stored summary stale: both instances now agree
+    // with a summary computed from the postings.
+    let reply = app
+        .send(
+            app.client
+                .put(format!(
+                    "{sibling}/api/v1/communes/{IA_GRAI}/postings/1.001193/counter"
+                ))
+                .bearer_auth(&admin)
+                .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let after = national(sibling.clone()).await;
+    assert!(ok(&after) < ok(&first) + 777, "{}", after["totals"]);
+    let here = read_until(
+        &app,
+        &app.address,
+        "/api/v1/reports/national",
+        &admin,
+        |r| r["totals"] == after["totals"],
+    )
+    .await;
+    assert_eq!(here["totals"], after["totals"]);
 }

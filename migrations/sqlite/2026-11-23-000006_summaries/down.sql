@@ -1,0 +1,1 @@
+DROP TABLE commune_summaries;

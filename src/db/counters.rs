@@ -1,0 +1,245 @@
+//! The revision counters (`repo::revisions`) held in memory, so that a cached report can be served
+//! without asking the database whether it is still current.
+//!
+//! Three things keep the copy current:
+//!
+//! - every write made through [`super::Db::run`] re-reads the counters it bumped right after its
+//!   transaction ends, before the response leaves: this instance sees its own writes at once;
+//! - a watcher thread per instance follows writes made elsewhere (another instance, the
+//!   `load-postings` command): on PostgreSQL it `LISTEN`s to the notifications a trigger on the
+//!   `revisions` table sends at commit (and re-reads everything every few seconds in case one was
+//!   missed); on SQLite it polls `PRAGMA data_version`, which changes whenever another connection
+//!   commits, and re-reads the table when it does;
+//! - the copy is trusted only while the watcher has confirmed it within [`STALE_AFTER`]; when the
+//!   watcher cannot reach the database, requests read the counters from the database as before.
+//!
+//! Counters only grow, so merging takes the larger of two values, and a late notification can
+//! never move a counter back.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+
+use super::{Backend, DatabaseUrl, DbConnection};
+use crate::repo::revisions;
+
+/// How long the copy is trusted after the watcher last confirmed it.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
+/// How often the watcher looks for changes made elsewhere.
+const POLL: Duration = Duration::from_millis(5);
+/// How often the PostgreSQL watcher re-reads every counter regardless of notifications (which
+/// also finds a connection that died without the socket saying so).
+const RESYNC: Duration = Duration::from_secs(1);
+/// How long the watcher waits before reconnecting after an error.
+const RETRY: Duration = Duration::from_millis(500);
+/// The notification channel the migration's trigger sends to (payload: `key revision`).
+pub const CHANNEL: &str = "niemyet_revisions";
+
+thread_local! {
+    /// Keys bumped on this thread since `Db::run` last drained them.
+    static BUMPED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Remembers that the current thread bumped `key` (called by `repo::revisions::bump`).
+pub(crate) fn note_bumped(key: &str) {
+    BUMPED.with(|b| b.borrow_mut().push(key.to_owned()));
+}
+
+/// Takes the keys bumped on this thread so far.
+pub(crate) fn take_bumped() -> Vec<String> {
+    BUMPED.with(|b| std::mem::take(&mut *b.borrow_mut()))
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<String, i64>,
+    confirmed: Option<Instant>,
+}
+
+/// The in-memory copy of the counters.
+#[derive(Default)]
+pub struct Counters {
+    inner: RwLock<Inner>,
+}
+
+impl Counters {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn fresh(inner: &Inner) -> bool {
+        inner.confirmed.is_some_and(|at| at.elapsed() < STALE_AFTER)
+    }
+
+    /// The counters of `keys` (absent keys are 0), or `None` when the copy cannot be trusted.
+    pub fn get<const N: usize>(&self, keys: [&str; N]) -> Option<[i64; N]> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        Self::fresh(&inner).then(|| keys.map(|k| inner.map.get(k).copied().unwrap_or(0)))
+    }
+
+    /// The same for any number of keys, read together.
+    pub fn get_many(&self, keys: &[&str]) -> Option<Vec<i64>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        Self::fresh(&inner).then(|| {
+            keys.iter()
+                .map(|k| inner.map.get(*k).copied().unwrap_or(0))
+                .collect()
+        })
+    }
+
+    /// Every counter, or `None` when the copy cannot be trusted.
+    pub fn all(&self) -> Option<HashMap<String, i64>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        Self::fresh(&inner).then(|| inner.map.clone())
+    }
+
+    /// Raises each counter to the value given, if larger.
+    pub fn merge(&self, rows: impl IntoIterator<Item = (String, i64)>) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for (key, revision) in rows {
+            let slot = inner.map.entry(key).or_insert(revision);
+            *slot = (*slot).max(revision);
+        }
+    }
+
+    fn confirm(&self) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .confirmed = Some(Instant::now());
+    }
+
+    fn distrust(&self) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .confirmed = None;
+    }
+
+    /// Re-reads `keys` on `conn` after a write; errors only leave the work to the watcher.
+    pub(crate) fn refresh(&self, conn: &mut DbConnection, keys: &[String]) {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for chunk in keys.chunks(500) {
+            match revisions::get(conn, chunk) {
+                Ok(rows) => self.merge(rows),
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-reading revision counters after a write");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Starts the watcher thread of `counters` over `url`; it ends once `counters` is dropped.
+pub fn watch(url: DatabaseUrl, counters: &Arc<Counters>) {
+    let weak = Arc::downgrade(counters);
+    let spawned = std::thread::Builder::new()
+        .name("niemyet-revisions".into())
+        .spawn(move || {
+            while weak.strong_count() > 0 {
+                let outcome = match url.backend {
+                    Backend::Postgres => watch_pg(&url.target, &weak),
+                    Backend::Sqlite => watch_sqlite(&url.target, &weak),
+                };
+                let Some(counters) = weak.upgrade() else {
+                    return;
+                };
+                counters.distrust();
+                drop(counters);
+                if let Err(e) = outcome {
+                    tracing::debug!(error = %e, "revision watcher: reconnecting");
+                }
+                std::thread::sleep(RETRY);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the watcher the copy is never trusted and requests read the database.
+        tracing::warn!(error = %e, "cannot start the revision watcher");
+    }
+}
+
+fn load_all(conn: &mut DbConnection, weak: &Weak<Counters>) -> anyhow::Result<bool> {
+    let rows = revisions::all(conn)?;
+    let Some(counters) = weak.upgrade() else {
+        return Ok(false);
+    };
+    counters.merge(rows);
+    counters.confirm();
+    Ok(true)
+}
+
+#[derive(QueryableByName)]
+struct DataVersion {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    data_version: i64,
+}
+
+/// Returns when `weak` is gone (Ok) or on the first error.
+fn watch_sqlite(path: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = DbConnection::Sqlite(SqliteConnection::establish(path)?);
+    conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+    let mut seen: Option<i64> = None;
+    loop {
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("opened as SQLite")
+        };
+        let version = diesel::sql_query("PRAGMA data_version")
+            .get_result::<DataVersion>(c)?
+            .data_version;
+        if seen != Some(version) {
+            if !load_all(&mut conn, weak)? {
+                return Ok(());
+            }
+            seen = Some(version);
+        } else {
+            let Some(counters) = weak.upgrade() else {
+                return Ok(());
+            };
+            counters.confirm();
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Returns when `weak` is gone (Ok) or on the first error.
+fn watch_pg(url: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
+    let mut pg = PgConnection::establish(url)?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut pg)?;
+    let mut conn = DbConnection::Pg(pg);
+    let mut synced = Instant::now();
+    if !load_all(&mut conn, weak)? {
+        return Ok(());
+    }
+    loop {
+        let DbConnection::Pg(pg) = &mut conn else {
+            unreachable!("opened as PostgreSQL")
+        };
+        let mut rows = Vec::new();
+        for notification in pg.notifications_iter() {
+            let notification = notification?;
+            if let Some((key, revision)) = notification.payload.rsplit_once(' ')
+                && let Ok(revision) = revision.parse::<i64>()
+            {
+                rows.push((key.to_owned(), revision));
+            }
+        }
+        let Some(counters) = weak.upgrade() else {
+            return Ok(());
+        };
+        counters.merge(rows);
+        counters.confirm();
+        drop(counters);
+        if synced.elapsed() >= RESYNC {
+            if !load_all(&mut conn, weak)? {
+                return Ok(());
+            }
+            synced = Instant::now();
+        }
+        std::thread::sleep(POLL);
+    }
+}
