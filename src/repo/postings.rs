@@ -131,13 +131,27 @@ pub fn open_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<Vec<Pos
         .load(conn)
 }
 
-/// The taken-down postings of a commune (its history).
-pub fn closed_for_unit(conn: &mut DbConnection, unit: &str) -> QueryResult<Vec<PostingRow>> {
-    postings::table
-        .filter(postings::unit_code.eq(unit))
-        .filter(postings::removed_on.is_not_null())
-        .select(PostingRow::as_select())
-        .load(conn)
+/// The taken-down postings of a commune's procedures `codes` that ended after `after`, leaving
+/// out voided ones (ended the day they started), which nothing can cut further.
+pub fn closed_ending_after(
+    conn: &mut DbConnection,
+    unit: &str,
+    codes: &[&str],
+    after: NaiveDate,
+) -> QueryResult<Vec<PostingRow>> {
+    let mut out = Vec::new();
+    for chunk in codes.chunks(super::INSERT_CHUNK) {
+        out.extend(
+            postings::table
+                .filter(postings::unit_code.eq(unit))
+                .filter(postings::removed_on.gt(after))
+                .filter(postings::removed_on.gt(postings::posted_on.nullable()))
+                .filter(postings::procedure_code.eq_any(chunk))
+                .select(PostingRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn insert(conn: &mut DbConnection, rows: &[PostingRow]) -> QueryResult<usize> {

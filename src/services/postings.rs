@@ -2,7 +2,7 @@
 //! A posting that changes is ended and replaced, never overwritten, so every past date can be
 //! reported.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -153,9 +153,29 @@ enum Outcome {
 struct Pending {
     inserts: Vec<PostingRow>,
     removals: BTreeMap<NaiveDate, Vec<String>>,
+    /// Open postings whose evidence was edited in place (already written), as they now read.
+    edited: Vec<PostingRow>,
 }
 
 impl Pending {
+    /// The commune's open postings once these writes are applied to `open`, so that the new ETag
+    /// needs no second read (trimming the history only ever touches closed postings).
+    fn open_after(&self, open: &[PostingRow]) -> Vec<PostingRow> {
+        let removed: HashSet<&str> = self
+            .removals
+            .values()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let edited: HashMap<&str, &PostingRow> =
+            self.edited.iter().map(|r| (r.id.as_str(), r)).collect();
+        open.iter()
+            .filter(|r| !removed.contains(r.id.as_str()))
+            .map(|r| edited.get(r.id.as_str()).copied().unwrap_or(r).clone())
+            .chain(self.inserts.iter().cloned())
+            .collect()
+    }
+
     fn remove(&mut self, id: &str, on: NaiveDate) {
         self.removals.entry(on).or_default().push(id.to_owned());
     }
@@ -166,18 +186,29 @@ impl Pending {
         if self.inserts.is_empty() {
             return Ok(());
         }
-        let closed = postings::closed_for_unit(conn, unit)?;
+        // Only closed postings of the procedures being posted anew, ending after the earliest new
+        // date, can need a cut; the rest of the history is not read.
+        let codes: Vec<&str> = self
+            .inserts
+            .iter()
+            .map(|r| r.procedure_code.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let earliest = self.inserts.iter().map(|r| r.posted_on).min();
+        let closed = match earliest {
+            Some(earliest) => postings::closed_ending_after(conn, unit, &codes, earliest)?,
+            None => Vec::new(),
+        };
         let mut cuts = Vec::new();
         for new in &self.inserts {
             for old in closed
                 .iter()
                 .filter(|o| o.procedure_code == new.procedure_code && o.channel == new.channel)
             {
-                if old
-                    .removed_on
-                    .is_some_and(|removed| removed > new.posted_on)
-                {
-                    cuts.push((old.id.clone(), new.posted_on.max(old.posted_on)));
+                let to = new.posted_on.max(old.posted_on);
+                if old.removed_on.is_some_and(|removed| removed > to) {
+                    cuts.push((old.id.clone(), to));
                 }
             }
         }
@@ -209,27 +240,31 @@ fn apply_one(
     input: &PostingInput,
     actor: &Identity,
 ) -> QueryResult<Outcome> {
-    let fresh = new_row(unit, input, actor);
     let Some(old) = open else {
-        pending.inserts.push(fresh);
+        pending.inserts.push(new_row(unit, input, actor));
         return Ok(Outcome::Created);
     };
-    if old.decision_number_norm == fresh.decision_number_norm && old.posted_on == fresh.posted_on {
-        if old.evidence_url == fresh.evidence_url
-            && old.photo_ref == fresh.photo_ref
-            && old.note == fresh.note
+    // Most lines of a whole inventory are unchanged: they cost a comparison, not a new row.
+    if old.decision_number_norm == normalize_decision_number(&input.decision)
+        && old.posted_on == input.posted_on
+    {
+        if old.evidence_url == input.evidence_url
+            && old.photo_ref == input.photo_ref
+            && old.note == input.note
         {
             return Ok(Outcome::Unchanged);
         }
         let mut edited = old.clone();
-        edited.evidence_url = fresh.evidence_url;
-        edited.photo_ref = fresh.photo_ref;
-        edited.note = fresh.note;
-        edited.recorded_by = fresh.recorded_by;
-        edited.recorded_at = fresh.recorded_at;
+        edited.evidence_url = input.evidence_url.clone();
+        edited.photo_ref = input.photo_ref.clone();
+        edited.note = input.note.clone();
+        edited.recorded_by = actor.sub.clone();
+        edited.recorded_at = crate::repo::now();
         postings::update_evidence(conn, &edited)?;
+        pending.edited.push(edited);
         return Ok(Outcome::Updated);
     }
+    let fresh = new_row(unit, input, actor);
     // A new posting replaces the old one from its own date; a correction dated on or before the
     // old posting voids it.
     pending.remove(&old.id, fresh.posted_on.max(old.posted_on));
@@ -335,9 +370,10 @@ pub fn replace_inventory(
                 changes.removed += 1;
             }
         }
+        let after = pending.open_after(&open);
         pending.flush(conn, unit)?;
         changes.warnings = warnings_for(conn, &inputs.iter().collect::<Vec<_>>())?;
-        changes.etag = inventory_etag(&postings::open_for_unit(conn, unit)?);
+        changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
             audit_write(
@@ -377,9 +413,9 @@ pub fn put_posting(
             &mut changes,
             apply_one(conn, &mut pending, unit, current, input, actor)?,
         );
+        let after = pending.open_after(&open);
         pending.flush(conn, unit)?;
         changes.warnings = warnings_for(conn, &[input])?;
-        let after = postings::open_for_unit(conn, unit)?;
         changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
@@ -440,7 +476,8 @@ pub fn remove_posting(
             ));
         }
         postings::remove(conn, &row.id, on)?;
-        let after = inventory_etag(&postings::open_for_unit(conn, unit)?);
+        let remaining: Vec<PostingRow> = open.iter().filter(|r| r.id != row.id).cloned().collect();
+        let after = inventory_etag(&remaining);
         let id = format!("{unit}/{code}/{}", channel.as_str());
         audit_write(
             conn,

@@ -192,6 +192,16 @@ async fn one_posting_is_created_replaced_and_taken_down() {
         .await;
     assert_eq!(edited.status, 200);
     assert_eq!(edited.json()["changes"]["updated"], 1);
+    // The ETag a write answers with is the one the inventory now has.
+    let listed = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/communes/{IA_GRAI}/postings")))
+                .bearer_auth(&officer),
+        )
+        .await;
+    assert_eq!(listed.header("etag"), edited.header("etag"));
+    assert_ne!(edited.header("etag"), created.header("etag"));
     let replaced = app
         .put_json(
             &path,
