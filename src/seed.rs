@@ -212,6 +212,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
     let my_duc =
         inventory(&|i, ch| (ch == PostingChannel::Counter && i % 5 < 2).then_some("2025-09-05"));
 
+    let catalogue = crate::services::reports::load_catalogue(conn, None)?;
     let mut loaded = false;
     for (unit, posted, on) in [
         ("30130", &thanh_binh, "2025-07-03"),
@@ -228,6 +229,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             unit,
             posted,
             d(on),
+            &catalogue,
             WriteContext {
                 actor: &system,
                 if_match: None,

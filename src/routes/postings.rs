@@ -15,6 +15,7 @@ use crate::domain::gaps::PostingChannel;
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::postings::{self as repo, PostingRow};
+use crate::services::cache::ReportCache;
 use crate::services::postings::{
     PostingChanges, PostingInput, WriteContext, inventory_etag, put_posting as put_one,
     remove_posting, replace_inventory,
@@ -310,6 +311,7 @@ fn parse_line(
 pub async fn put_postings(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<String>,
     body: web::Json<Inventory>,
@@ -345,11 +347,13 @@ pub async fn put_postings(
     let changes = db
         .run(move |conn| {
             commune_and_province(conn, &unit)?;
+            let compiled = cache.current_catalogue(conn)?;
             replace_inventory(
                 conn,
                 &unit,
                 &inputs,
                 today,
+                &compiled.index,
                 WriteContext {
                     actor: &identity,
                     if_match: if_match.as_deref(),
@@ -410,6 +414,7 @@ pub struct PostingWritten {
 pub async fn put_posting(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<(String, String, String)>,
     body: web::Json<PostingBody>,
@@ -435,10 +440,12 @@ pub async fn put_posting(
     let (changes, row) = db
         .run(move |conn| {
             commune_and_province(conn, &unit)?;
+            let compiled = cache.current_catalogue(conn)?;
             put_one(
                 conn,
                 &unit,
                 &input,
+                &compiled.index,
                 WriteContext {
                     actor: &identity,
                     if_match: if_match.as_deref(),

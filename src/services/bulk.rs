@@ -304,7 +304,7 @@ struct NewPosting<'a> {
 const DROP_INDEXES: &str = "DROP INDEX postings_current_idx; DROP INDEX postings_unit_idx;";
 const CREATE_INDEXES: &str = "CREATE UNIQUE INDEX postings_current_idx ON postings \
      (unit_code, procedure_code, channel) WHERE removed_on IS NULL; \
-     CREATE INDEX postings_unit_idx ON postings (unit_code, procedure_code, removed_on);";
+     CREATE INDEX postings_unit_idx ON postings (unit_code, procedure_code, removed_on, posted_on);";
 
 /// Inserts the rows of one JSON array of arrays (SQLite), the way diesel would store them: dates
 /// as `YYYY-MM-DD` text.

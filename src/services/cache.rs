@@ -278,6 +278,12 @@ impl ReportCache {
         self.body(code, as_of, revs).map(Ok)
     }
 
+    /// The compiled catalogue under the current counter.
+    pub fn current_catalogue(&self, conn: &mut DbConnection) -> Result<Arc<Compiled>, ApiError> {
+        let (catalogue, _, _) = self.revisions_of(conn, &[])?;
+        self.catalogue(conn, catalogue)
+    }
+
     pub fn summary(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Arc<Summary>> {
         let map = lock(&self.summaries);
         map.get(&as_of)?

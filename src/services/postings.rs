@@ -11,10 +11,9 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::Identity;
-use crate::db::schema::procedure_versions;
 use crate::db::{DbConnection, WriteLock, write_tx};
 use crate::domain::codes::{ProcedureCode, normalize_decision_number};
-use crate::domain::gaps::PostingChannel;
+use crate::domain::gaps::{CatalogueIndex, PostingChannel};
 use crate::error::ApiError;
 use crate::repo::audit::{self, AuditEvent};
 use crate::repo::postings::{self, PostingRow};
@@ -80,35 +79,30 @@ pub fn inventory_etag(rows: &[PostingRow]) -> String {
     format!("\"{}\"", hex::encode(&hasher.finalize()[..12]))
 }
 
-fn warnings_for(
-    conn: &mut DbConnection,
-    inputs: &[&PostingInput],
-) -> QueryResult<Vec<PostingWarning>> {
-    let codes: Vec<String> = inputs.iter().map(|i| i.code.as_str().to_owned()).collect();
-    let mut known: HashMap<String, HashSet<String>> = HashMap::new();
-    for chunk in codes.chunks(crate::repo::INSERT_CHUNK) {
-        let rows: Vec<(String, Option<String>)> = procedure_versions::table
-            .filter(procedure_versions::procedure_code.eq_any(chunk))
-            .select((
-                procedure_versions::procedure_code,
-                procedure_versions::announced_by_norm,
-            ))
-            .load(conn)?;
-        for (code, norm) in rows {
-            known.entry(code).or_default().extend(norm);
-        }
-    }
+/// Lines whose procedure the catalogue does not know, or whose decision announced no version of
+/// it (read from the compiled catalogue the reports use, so a save costs no catalogue query).
+fn warnings_for(catalogue: &CatalogueIndex, inputs: &[&PostingInput]) -> Vec<PostingWarning> {
     let mut out = Vec::new();
     for input in inputs {
         let code = input.code.as_str();
-        match known.get(code) {
-            None => out.push(PostingWarning {
+        let rows = catalogue.rows(code);
+        if rows.is_empty() {
+            out.push(PostingWarning {
                 procedure_code: code.to_owned(),
                 channel: input.channel,
                 kind: "unknown_procedure".into(),
-                message: format!("{code} is not in the catalogue; the report lists it as unknown_procedure"),
-            }),
-            Some(numbers) if !numbers.contains(&normalize_decision_number(&input.decision)) => out.push(PostingWarning {
+                message: format!(
+                    "{code} is not in the catalogue; the report lists it as unknown_procedure"
+                ),
+            });
+            continue;
+        }
+        let norm = normalize_decision_number(&input.decision);
+        if !rows
+            .iter()
+            .any(|r| r.announced_by_norm.as_deref() == Some(norm.as_str()))
+        {
+            out.push(PostingWarning {
                 procedure_code: code.to_owned(),
                 channel: input.channel,
                 kind: "unknown_decision".into(),
@@ -116,11 +110,10 @@ fn warnings_for(
                     "decision {} announced no version of {code}; the report lists the posting as outdated",
                     input.decision
                 ),
-            }),
-            Some(_) => {}
+            });
         }
     }
-    Ok(out)
+    out
 }
 
 fn new_row(unit: &str, input: &PostingInput, actor: &Identity) -> PostingRow {
@@ -332,6 +325,7 @@ pub fn replace_inventory(
     unit: &str,
     inputs: &[PostingInput],
     today: NaiveDate,
+    catalogue: &CatalogueIndex,
     ctx: WriteContext<'_>,
 ) -> Result<PostingChanges, ApiError> {
     let WriteContext {
@@ -372,7 +366,7 @@ pub fn replace_inventory(
         }
         let after = pending.open_after(&open);
         pending.flush(conn, unit)?;
-        changes.warnings = warnings_for(conn, &inputs.iter().collect::<Vec<_>>())?;
+        changes.warnings = warnings_for(catalogue, &inputs.iter().collect::<Vec<_>>());
         changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
@@ -395,6 +389,7 @@ pub fn put_posting(
     conn: &mut DbConnection,
     unit: &str,
     input: &PostingInput,
+    catalogue: &CatalogueIndex,
     ctx: WriteContext<'_>,
 ) -> Result<(PostingChanges, PostingRow), ApiError> {
     let WriteContext {
@@ -415,7 +410,7 @@ pub fn put_posting(
         );
         let after = pending.open_after(&open);
         pending.flush(conn, unit)?;
-        changes.warnings = warnings_for(conn, &[input])?;
+        changes.warnings = warnings_for(catalogue, &[input]);
         changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
