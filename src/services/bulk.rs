@@ -506,6 +506,12 @@ pub fn load_postings(
             }
             conn.batch_execute(CREATE_INDEXES).map_err(conflict)?;
         }
+        // Fresh statistics, or PostgreSQL's planner sees the table as it was before the load and
+        // may read a commune's postings the slow way until autovacuum gets to it (SQLite keeps
+        // no statistics unless asked).
+        if let DbConnection::Pg(_) = conn {
+            conn.batch_execute("ANALYZE postings")?;
+        }
         for unit in &communes {
             crate::repo::revisions::bump(conn, &parsed.units[*unit as usize])?;
         }
