@@ -16,6 +16,8 @@
 //! | `NIEMYET_DB_TIMEOUT_SECS` | wait for a pooled connection before answering 503 | 5 |
 //! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
 //! | `NIEMYET_DEMO` | demo postings and decisions, loaded only into a database this start seeds | `true` in development, `false` in production |
+//! | `NIEMYET_CORS_ORIGINS` | comma-separated origins (`https://host[:port]`) whose pages may call the API from a browser | none |
+//! | `NIEMYET_REQUEST_TIMEOUT_SECS` | longest a request may take, body upload included, before a 503 | 30 |
 //! | `NIEMYET_LOG_FORMAT` | `text` or `json` | `text` |
 //! | `RUST_LOG` | log filter | `info` |
 
@@ -87,6 +89,33 @@ pub struct Settings {
     pub seed: bool,
     pub demo: bool,
     pub log_format: LogFormat,
+    /// Origins allowed to call the API from a browser (CORS), as browsers send them.
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+}
+
+/// Checks one CORS origin: a scheme, a host and an optional port, nothing else (browsers send
+/// exactly that in `Origin`, so anything more could never match).
+fn cors_origin(raw: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| {
+        ConfigError(format!(
+            "NIEMYET_CORS_ORIGINS: `{raw}` {why} (expected e.g. https://dichvucong.gialai.gov.vn)"
+        ))
+    };
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with https:// or http://"))?;
+    let valid = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !valid {
+        return Err(bad(
+            "must be a scheme and a host, without a path or a trailing slash",
+        ));
+    }
+    Ok(raw.to_ascii_lowercase())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +189,16 @@ impl Settings {
                 )));
             }
         };
+        let cors_origins = get("NIEMYET_CORS_ORIGINS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(cors_origin)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Settings {
             database: DatabaseUrl::parse(
                 &get("DATABASE_URL").unwrap_or_else(|| "data/niemyet.db".into()),
@@ -184,6 +223,13 @@ impl Settings {
             seed,
             demo,
             log_format,
+            cors_origins,
+            request_timeout: Duration::from_secs(number(
+                "NIEMYET_REQUEST_TIMEOUT_SECS",
+                30,
+                1,
+                3600,
+            )?),
         })
     }
 }
@@ -221,6 +267,32 @@ mod tests {
         assert!(err.contains("NIEMYET_WORKERS"), "{err}");
         assert!(settings(&[("NIEMYET_ENV", "staging")]).is_err());
         assert!(settings(&[("NIEMYET_JWT_ALGORITHM", "none")]).is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let s = settings(&[(
+            "NIEMYET_CORS_ORIGINS",
+            "https://dichvucong.gialai.gov.vn, http://localhost:3000",
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.cors_origins,
+            ["https://dichvucong.gialai.gov.vn", "http://localhost:3000"]
+        );
+        for bad in [
+            "*",
+            "dichvucong.gov.vn",
+            "https://portal.gov.vn/",
+            "https://a.vn/x",
+        ] {
+            let err = settings(&[("NIEMYET_CORS_ORIGINS", bad)])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("NIEMYET_CORS_ORIGINS"), "{bad}: {err}");
+        }
+        assert!(settings(&[]).is_ok_and(|s| s.cors_origins.is_empty()));
     }
 
     #[test]

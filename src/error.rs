@@ -76,6 +76,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The request was not answered within the configured time (seconds).
+    #[error("request timed out after {0} s")]
+    Timeout(u64),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => ("not-acceptable", "Not acceptable"),
             ApiError::Validation(_) => ("validation", "Invalid input"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Timeout(_) => ("timeout", "Request timed out"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -126,6 +130,10 @@ impl ApiError {
                 n => format!("{n} fields are invalid"),
             },
             ApiError::Unavailable(_) => "the database is not answering; try again shortly".into(),
+            ApiError::Timeout(secs) => format!(
+                "the request was not answered within {secs} s; a write may still have been \
+                 applied, so read the resource (and its ETag) before trying again"
+            ),
             ApiError::Internal(_) => "an unexpected error occurred; it has been logged".into(),
         }
     }
@@ -165,7 +173,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,6 +189,7 @@ impl ResponseError for ApiError {
                 error_id = Some(id);
             }
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            ApiError::Timeout(secs) => tracing::warn!(secs, "request timed out"),
             _ => {}
         }
         let problem = Problem {
@@ -202,7 +211,7 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Bearer realm=\"niemyet\""),
             ));
         }
-        if matches!(self, ApiError::Unavailable(_)) {
+        if matches!(self, ApiError::Unavailable(_) | ApiError::Timeout(_)) {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
         let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());

@@ -87,7 +87,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let db = Db::new(pool);
         crate::db::counters::watch(settings.database.clone(), &db.counters());
-        let server = run(listener, db, keys, settings.workers)?;
+        let policy = crate::http::HttpPolicy {
+            cors_origins: settings.cors_origins.clone(),
+            request_timeout: settings.request_timeout,
+            hsts: settings.environment == crate::config::Environment::Production,
+        };
+        let server = run(listener, db, keys, policy, settings.workers)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })
     }
@@ -112,7 +117,14 @@ fn listener_address(bind: &str, port: u16) -> String {
 /// Bytes of commune report bodies kept in memory (the most recently computed first).
 const REPORT_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
-fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::Result<Server> {
+fn run(
+    listener: TcpListener,
+    db: Db,
+    keys: JwtKeys,
+    policy: crate::http::HttpPolicy,
+    workers: usize,
+) -> anyhow::Result<Server> {
+    let policy = web::Data::new(policy);
     let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, db.counters()));
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
@@ -123,6 +135,7 @@ fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::
             .app_data(db.clone())
             .app_data(keys.clone())
             .app_data(cache.clone())
+            .app_data(policy.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(routes::path_config())
@@ -130,14 +143,20 @@ fn run(listener: TcpListener, db: Db, keys: JwtKeys, workers: usize) -> anyhow::
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(crate::http::harden))
             .wrap(from_fn(crate::telemetry::request_span))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "no-referrer")),
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY")),
             )
     })
     .workers(workers)
+    // A client has 5 s to send a request's head and 2 s to close; the body is bounded by the
+    // request timeout (`http::harden`).
+    .client_request_timeout(std::time::Duration::from_secs(5))
+    .client_disconnect_timeout(std::time::Duration::from_secs(2))
     .shutdown_timeout(30)
     .listen(listener)?
     .run();

@@ -7,6 +7,7 @@ mod changes;
 mod concurrency;
 mod decisions;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 mod import;
