@@ -177,12 +177,16 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             .map_err(describe)?;
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; parsing took {:.2}s)",
+                "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; parsing {:.2}s, \
+                 writing {:.2}s, references and indexes {:.2}s, commit {:.2}s)",
                 summary.rows,
                 summary.communes,
                 secs,
                 summary.rows as f64 / secs,
-                parse_time.as_secs_f64()
+                parse_time.as_secs_f64(),
+                summary.write_secs,
+                summary.index_secs,
+                secs - parse_time.as_secs_f64() - summary.write_secs - summary.index_secs
             );
             if !no_summaries {
                 let started = Instant::now();

@@ -28,6 +28,9 @@ const MAX_PROBLEMS: usize = 100;
 pub struct BulkSummary {
     pub rows: usize,
     pub communes: usize,
+    /// Seconds spent writing the rows, then checking references and building the indexes.
+    pub write_secs: f64,
+    pub index_secs: f64,
 }
 
 /// Splits one CSV line into fields (RFC 4180 quotes; no line breaks inside a field).
@@ -377,6 +380,7 @@ pub fn load_postings(
         }
         // Ids: one random version-7 UUID for the load, counting up in its low bits. They sort in
         // load order and cost no system call each.
+        let started = std::time::Instant::now();
         let base = uuid::Uuid::now_v7().as_u128() & !((1u128 << 40) - 1);
         let mut next_id = 0u128;
         let mut written = 0;
@@ -482,6 +486,7 @@ pub fn load_postings(
             }
             progress(written as u64);
         }
+        let write_secs = started.elapsed().as_secs_f64();
         if rebuild {
             match conn {
                 DbConnection::Pg(c) => c
@@ -512,6 +517,7 @@ pub fn load_postings(
         if let DbConnection::Pg(_) = conn {
             conn.batch_execute("ANALYZE postings")?;
         }
+        let index_secs = started.elapsed().as_secs_f64() - write_secs;
         for unit in &communes {
             crate::repo::revisions::bump(conn, &parsed.units[*unit as usize])?;
         }
@@ -531,10 +537,12 @@ pub fn load_postings(
         Ok(BulkSummary {
             rows: written,
             communes: communes.len(),
+            write_secs,
+            index_secs,
         })
     });
     if sqlite {
-        conn.batch_execute("PRAGMA cache_size = -2000; PRAGMA foreign_keys = ON")?;
+        conn.batch_execute("PRAGMA cache_size = -8192; PRAGMA foreign_keys = ON")?;
     }
     result
 }
