@@ -43,11 +43,7 @@ const CORS_MAX_AGE: &str = "600";
 fn allowed_origin(policy: &HttpPolicy, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let text = origin.to_str().ok()?.to_ascii_lowercase();
-    policy
-        .cors_origins
-        .iter()
-        .any(|o| *o == text)
-        .then(|| origin.clone())
+    policy.cors_origins.contains(&text).then(|| origin.clone())
 }
 
 pub async fn harden(
