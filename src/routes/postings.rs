@@ -394,7 +394,7 @@ pub struct PostingWritten {
 #[utoipa::path(
     tag = "postings",
     params(("code" = String, Path, example = "23764"), ("procedure_code" = String, Path, example = "1.001193"),
-           ("channel" = String, Path, description = "`counter` or `portal`"),
+           ("channel" = PostingChannel, Path, description = "`counter` or `portal`"),
            ("If-Match" = Option<String>, Header, description = "ETag of the inventory read before")),
     request_body = PostingBody,
     security(("bearer" = [])),
@@ -480,7 +480,7 @@ pub struct RemoveQuery {
 #[utoipa::path(
     tag = "postings",
     params(("code" = String, Path, example = "23764"), ("procedure_code" = String, Path, example = "1.001193"),
-           ("channel" = String, Path, description = "`counter` or `portal`"), RemoveQuery,
+           ("channel" = PostingChannel, Path, description = "`counter` or `portal`"), RemoveQuery,
            ("If-Match" = Option<String>, Header, description = "ETag of the inventory read before")),
     security(("bearer" = [])),
     responses(

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod authz;
 mod changes;
 mod concurrency;
 mod decisions;
