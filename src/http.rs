@@ -81,8 +81,9 @@ pub async fn harden(
         };
         req.into_response(response)
     } else {
-        // An error raised here (or below, by a panic) becomes its problem response further out,
-        // where the request is no longer at hand: it gets the outermost headers only.
+        // An error raised here (a timeout) or below (a panic) becomes its problem response
+        // further out, where the request is no longer at hand (it cannot be kept: routing needs
+        // it unshared), so that response carries none of these headers nor the outermost ones.
         actix_web::rt::time::timeout(policy.request_timeout, next.call(req))
             .await
             .map_err(|_| ApiError::Timeout(policy.request_timeout.as_secs()))??

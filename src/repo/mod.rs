@@ -13,7 +13,9 @@ pub mod units;
 /// Rows per multi-row INSERT: below SQLite's bound-parameter limit for the widest table.
 pub const INSERT_CHUNK: usize = 500;
 
-/// Current time, UTC, as stored.
+/// Current time, UTC, to the microsecond (what PostgreSQL keeps), so that a row answered from
+/// memory reads the same as when it is read back.
 pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
 }

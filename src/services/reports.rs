@@ -703,9 +703,20 @@ fn province_summaries(
         }
         if !computed.is_empty() {
             // Derived data: a failure to store only means the next start computes them again.
+            // On SQLite a report waits at most a quarter of a second for the one writer (a bulk
+            // load can hold it for a minute; another province of the same report holds it for
+            // milliseconds): past that, the summaries are simply not stored this time.
+            use diesel::connection::SimpleConnection as _;
+            let sqlite = matches!(conn, DbConnection::Sqlite(_));
+            if sqlite {
+                conn.batch_execute("PRAGMA busy_timeout = 250")?;
+            }
             let stored = write_tx(conn, WriteLock::Summaries, |conn| {
                 summaries_repo::store(conn, &computed)
             });
+            if sqlite {
+                conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+            }
             if let Err(e) = stored {
                 tracing::warn!(province, error = %e, "storing commune summaries");
             }
