@@ -74,13 +74,8 @@ impl Counters {
         inner.confirmed.is_some_and(|at| at.elapsed() < STALE_AFTER)
     }
 
-    /// The counters of `keys` (absent keys are 0), or `None` when the copy cannot be trusted.
-    pub fn get<const N: usize>(&self, keys: [&str; N]) -> Option<[i64; N]> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        Self::fresh(&inner).then(|| keys.map(|k| inner.map.get(k).copied().unwrap_or(0)))
-    }
-
-    /// The same for any number of keys, read together.
+    /// The counters of `keys`, read together (absent keys are 0), or `None` when the copy cannot
+    /// be trusted.
     pub fn get_many(&self, keys: &[&str]) -> Option<Vec<i64>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         Self::fresh(&inner).then(|| {

@@ -262,9 +262,10 @@ impl ReportCache {
         as_of: NaiveDate,
         authorize: &dyn Fn(&str) -> Result<(), ApiError>,
     ) -> Option<Result<Body, ApiError>> {
-        let [catalogue, reference_rev, unit] =
-            self.counters
-                .get([revisions::CATALOGUE, revisions::REFERENCE, code])?;
+        let revs = self
+            .counters
+            .get_many(&[revisions::CATALOGUE, revisions::REFERENCE, code])?;
+        let (catalogue, reference_rev, unit) = (revs[0], revs[1], revs[2]);
         let reference = read(&self.reference).filter(|r| r.revision == reference_rev)?;
         let (_, province) = reference.commune(code).ok()?;
         if let Err(e) = authorize(&province.code) {

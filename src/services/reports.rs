@@ -618,12 +618,15 @@ fn province_summaries(
         .iter()
         .map(|c| cache.summary(&c.code, as_of, revs(&c.code)))
         .collect();
-    let stale: Vec<&str> = communes
-        .iter()
-        .zip(&out)
-        .filter(|(_, s)| s.is_none())
-        .map(|(c, _)| c.code.as_str())
-        .collect();
+    let missing = |out: &[Option<Arc<Summary>>]| -> Vec<&str> {
+        communes
+            .iter()
+            .zip(out)
+            .filter(|(_, s)| s.is_none())
+            .map(|(c, _)| c.code.as_str())
+            .collect()
+    };
+    let stale = missing(&out);
     // Only today's summaries are stored: they are what the reports are mostly asked for, and one
     // row per commune stays enough.
     let persist = as_of == crate::domain::calendar::today_in_vietnam();
@@ -654,12 +657,7 @@ fn province_summaries(
             out[i] = Some(summary);
         }
     }
-    let stale: Vec<&str> = communes
-        .iter()
-        .zip(&out)
-        .filter(|(_, s)| s.is_none())
-        .map(|(c, _)| c.code.as_str())
-        .collect();
+    let stale = missing(&out);
     if !stale.is_empty() {
         let view = compiled.index.for_province(province, as_of);
         let rules = rules_from(reference.settings.get(province));

@@ -737,6 +737,21 @@ async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
     );
 }
 
+/// Posts 1.001193 on Ia Grai's counter through the instance at `base`.
+async fn post_one_counter_posting(app: &TestApp, base: &str, token: &str) {
+    let reply = app
+        .send(
+            app.client
+                .put(format!(
+                    "{base}/api/v1/communes/{IA_GRAI}/postings/1.001193/counter"
+                ))
+                .bearer_auth(token)
+                .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}
+
 /// Reads `path` on `base` until `settled` holds (another instance hears of a write within
 /// milliseconds), giving up after a few seconds; returns the last report read.
 async fn read_until(
@@ -822,17 +837,7 @@ async fn cached_reports_follow_every_write_on_every_instance() {
     }
 
     // A posting written through the sibling shows here.
-    let reply = app
-        .send(
-            app.client
-                .put(format!(
-                    "{sibling}/api/v1/communes/{IA_GRAI}/postings/1.001193/counter"
-                ))
-                .bearer_auth(&admin)
-                .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"})),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
+    post_one_counter_posting(&app, &sibling, &admin).await;
     assert_eq!(ok_of(&read(sibling.clone(), commune.clone()).await), 1);
     let base = app.address.clone();
     let report = read_until(&app, &base, &commune, &admin, |r| ok_of(r) == 1).await;
@@ -958,17 +963,7 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
 
     // A posting written at Ia Grai makes its stored summary stale: both instances now agree
     // with a summary computed from the postings.
-    let reply = app
-        .send(
-            app.client
-                .put(format!(
-                    "{sibling}/api/v1/communes/{IA_GRAI}/postings/1.001193/counter"
-                ))
-                .bearer_auth(&admin)
-                .json(&json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03"})),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
+    post_one_counter_posting(&app, &sibling, &admin).await;
     let after = national(sibling.clone()).await;
     assert!(ok(&after) < ok(&first) + 777, "{}", after["totals"]);
     let here = read_until(
