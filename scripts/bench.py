@@ -279,7 +279,7 @@ def markdown(results, command):
             "",
             f"- Data: {r['generated'].split(': ', 1)[-1]}",
             f"- Bulk load: {r['load']['rows']:,} postings in {r['load']['seconds']:.1f} s, "
-            f"**{r['load']['rows_per_s']:,.0f} rows/s** (process start, parsing and index "
+            f"**{r['load']['rows_per_s']:,.0f} rows/s** (process start, checking and index "
             "builds included); the loader then stored every commune's summary for today in "
             f"{r['load']['summaries_s']:.1f} s",
             f"- National report: first request after start **{r['national_cold_ms']:.0f} ms**, "

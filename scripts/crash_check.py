@@ -228,7 +228,7 @@ def bulk_load(backend, work):
         scratch.drop()
         log(f"  a whole load takes {full:.1f}s: {timing}")
         phase = {k: float(v) for k, v in re.findall(r"(parsing|writing|indexes) ([\d.]+)s", timing)}
-        # Process start and file reading come before the parsing figure's end; the phases follow.
+        # Process start and reading the file come before the writing; the phases follow.
         parsed = full - phase["writing"] - phase["indexes"] - float(
             re.search(r"commit ([\d.]+)s", timing).group(1))
         kills = [("a third of the way through writing", parsed + phase["writing"] / 3),

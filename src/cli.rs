@@ -161,32 +161,30 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 .into_iter()
                 .map(|u| u.code)
                 .collect();
-            let parsed = crate::services::bulk::parse_postings(
+            let ready = started.elapsed().as_secs_f64();
+            let summary = crate::services::bulk::load_postings(
+                &mut conn,
                 &data,
                 &communes,
                 crate::domain::calendar::today_in_vietnam(),
-            )
-            .map_err(describe)?;
-            let parse_time = started.elapsed();
-            let summary = crate::services::bulk::load_postings(
-                &mut conn,
-                &parsed,
                 &Identity::system(),
                 &mut |_| {},
             )
             .map_err(describe)?;
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; parsing {:.2}s, \
-                 writing {:.2}s, references and indexes {:.2}s, commit {:.2}s)",
+                "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; reading {:.2}s, \
+                 writing {:.2}s while checking {:.2}s, references and indexes {:.2}s, \
+                 commit {:.2}s)",
                 summary.rows,
                 summary.communes,
                 secs,
                 summary.rows as f64 / secs,
-                parse_time.as_secs_f64(),
+                ready,
                 summary.write_secs,
+                summary.check_secs,
                 summary.index_secs,
-                secs - parse_time.as_secs_f64() - summary.write_secs - summary.index_secs
+                summary.commit_secs,
             );
             if !no_summaries {
                 let started = Instant::now();

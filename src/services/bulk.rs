@@ -1,20 +1,26 @@
-//! Bulk loading of postings from CSV: every line is checked first, then the whole file is written
-//! in one transaction (COPY on PostgreSQL, multi-row INSERTs on SQLite), so a bad line or a crash
-//! leaves nothing half-written.
+//! Bulk loading of postings from CSV, in one transaction (COPY on PostgreSQL, multi-row INSERTs on
+//! SQLite), so that a bad line or a crash leaves nothing half-written.
 //!
 //! The file has a header and the columns `unit_code,procedure_code,channel,decision_number,
 //! posted_on`, optionally followed by `evidence_url,note`. Each line is a posting that is up (not
 //! removed); a commune may not already have a current posting of the same procedure and channel.
+//!
+//! Checking and writing overlap: one thread checks the lines and encodes them in chunks, in the
+//! form the database takes them in, while the caller's thread writes each chunk as it comes. A
+//! problem on any line stops the writing, and the transaction is rolled back once every line has
+//! been checked, so the answer still lists every problem (up to 100) with its line number.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::auth::Identity;
-use crate::db::schema::postings;
+use crate::db::schema::{postings, units};
 use crate::db::{DbConnection, WriteLock, write_tx};
 use crate::domain::codes::{ProcedureCode, normalize_decision_number};
 use crate::domain::gaps::PostingChannel;
@@ -24,13 +30,24 @@ use crate::repo::audit::{self, AuditEvent};
 /// At most this many problems are reported.
 const MAX_PROBLEMS: usize = 100;
 
+/// Rows per chunk: per COPY on PostgreSQL, per INSERT on SQLite, and per progress report.
+const CHUNK: usize = 50_000;
+
+/// Encoded chunks waiting to be written; the checker stays at most this far ahead.
+const QUEUE: usize = 2;
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BulkSummary {
     pub rows: usize,
     pub communes: usize,
+    /// Seconds the checking thread was busy (it runs while the rows are written).
+    pub check_secs: f64,
     /// Seconds spent writing the rows, then checking references and building the indexes.
     pub write_secs: f64,
     pub index_secs: f64,
+    /// Seconds from the end of the index builds to the end of the commit (on SQLite, mostly the
+    /// copy of the write-ahead log into the database file).
+    pub commit_secs: f64,
 }
 
 /// Splits one CSV line into fields (RFC 4180 quotes; no line breaks inside a field).
@@ -81,27 +98,184 @@ const COLUMNS: [&str; 5] = [
     "decision_number",
     "posted_on",
 ];
+const OPTIONAL: [&str; 2] = ["evidence_url", "note"];
 
-/// One checked line; codes and numbers are indexes into [`Parsed`]'s tables.
+/// One checked line; codes and numbers are indexes into the [`Checker`]'s tables.
 #[derive(Debug, Clone)]
-pub struct ParsedPosting {
-    pub unit: u32,
-    pub code: u32,
-    pub channel: PostingChannel,
-    pub decision: u32,
-    pub posted_on: NaiveDate,
-    /// Evidence URL and note, when the line has either.
-    pub extra: Option<Box<(Option<String>, Option<String>)>>,
+struct ParsedPosting {
+    unit: u32,
+    code: u32,
+    channel: PostingChannel,
+    decision: u32,
+    posted_on: NaiveDate,
+    evidence_url: Option<String>,
+    note: Option<String>,
 }
 
-/// A checked file: its lines, and the distinct communes, procedure codes and decision numbers
-/// (as written and normalised) they refer to.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub postings: Vec<ParsedPosting>,
-    pub units: Vec<String>,
-    pub codes: Vec<ProcedureCode>,
-    pub decisions: Vec<(String, String)>,
+/// Checks a file line by line against the known communes, interning the distinct communes,
+/// procedure codes, decision numbers (as written and normalised) and dates it meets.
+struct Checker<'a> {
+    communes: &'a HashSet<String>,
+    today: NaiveDate,
+    header: Vec<String>,
+    problems: Vec<FieldError>,
+    units: Vec<String>,
+    codes: Vec<ProcedureCode>,
+    decisions: Vec<(String, String)>,
+    dates: Vec<NaiveDate>,
+    unit_index: HashMap<String, u32>,
+    code_index: HashMap<String, u32>,
+    decision_index: HashMap<String, u32>,
+    date_index: HashMap<String, u32>,
+    /// (commune, procedure, channel) keys met so far, to refuse a pair given twice.
+    seen: HashSet<u64>,
+}
+
+impl<'a> Checker<'a> {
+    /// Checks the header line; 422 if it is not the expected one.
+    fn new(
+        header: &str,
+        communes: &'a HashSet<String>,
+        today: NaiveDate,
+    ) -> Result<Self, ApiError> {
+        let header = header.trim_start_matches('\u{feff}').trim_end_matches('\r');
+        let header = split_csv_line(header).unwrap_or_default();
+        if header.len() < COLUMNS.len()
+            || header.len() > COLUMNS.len() + OPTIONAL.len()
+            || header[..COLUMNS.len()] != COLUMNS
+            || header[COLUMNS.len()..]
+                .iter()
+                .zip(OPTIONAL)
+                .any(|(a, b)| a != b)
+        {
+            return Err(ApiError::validation_one(
+                "line 1",
+                format!(
+                    "the header must be `{}` (then optionally `evidence_url,note`)",
+                    COLUMNS.join(",")
+                ),
+            ));
+        }
+        Ok(Self {
+            communes,
+            today,
+            header,
+            problems: Vec::new(),
+            units: Vec::new(),
+            codes: Vec::new(),
+            decisions: Vec::new(),
+            dates: Vec::new(),
+            unit_index: HashMap::new(),
+            code_index: HashMap::new(),
+            decision_index: HashMap::new(),
+            date_index: HashMap::new(),
+            seen: HashSet::new(),
+        })
+    }
+
+    /// Whether no more problems would be reported.
+    fn full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS
+    }
+
+    /// Checks line `number` (counted from 1); a problem is recorded and gives `None`.
+    fn check(&mut self, number: usize, raw: &str) -> Option<ParsedPosting> {
+        let raw = raw.trim_end_matches('\r');
+        if raw.is_empty() {
+            return None;
+        }
+        match self.check_line(raw) {
+            Ok(p) => Some(p),
+            Err(message) => {
+                if !self.full() {
+                    self.problems
+                        .push(FieldError::new(format!("line {number}"), message));
+                }
+                None
+            }
+        }
+    }
+
+    fn check_line(&mut self, raw: &str) -> Result<ParsedPosting, String> {
+        let fields = if raw.contains('"') {
+            Fields::Quoted(split_csv_line(raw).map_err(str::to_owned)?)
+        } else {
+            Fields::Plain(raw.split(',').collect())
+        };
+        let width = self.header.len();
+        if fields.len() != width {
+            return Err(format!("{} fields; the header has {width}", fields.len()));
+        }
+        let field = |i: usize| fields.get(i).unwrap_or_default().trim();
+        let communes = self.communes;
+        let unit = intern(&mut self.unit_index, &mut self.units, field(0), |u| {
+            if communes.contains(u) {
+                Ok(u.to_owned())
+            } else {
+                Err(format!("`{u}` is not a commune"))
+            }
+        })?;
+        let code = intern(&mut self.code_index, &mut self.codes, field(1), |c| {
+            ProcedureCode::parse(c).map_err(|e| e.0)
+        })?;
+        let channel = PostingChannel::parse(field(2))
+            .ok_or_else(|| "the channel must be `counter` or `portal`".to_owned())?;
+        let decision = intern(
+            &mut self.decision_index,
+            &mut self.decisions,
+            field(3),
+            |d| {
+                let written = crate::domain::text::nfc(d);
+                if written.is_empty()
+                    || written.chars().count() > 100
+                    || written.chars().any(char::is_control)
+                {
+                    return Err("the decision number must be 1 to 100 characters".into());
+                }
+                let norm = normalize_decision_number(&written);
+                Ok((written, norm))
+            },
+        )?;
+        let today = self.today;
+        let date = intern(&mut self.date_index, &mut self.dates, field(4), |d| {
+            d.parse::<NaiveDate>()
+                .ok()
+                .filter(|d| crate::domain::calendar::date_in_range(*d) && *d <= today)
+                .ok_or_else(|| format!("`{d}` is not a date between 1900 and today"))
+        })?;
+        let header = &self.header;
+        let optional_text = |i: usize| -> Result<Option<String>, String> {
+            match Some(field(i)).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) if s.chars().count() <= 2000 && !crate::domain::text::has_control(s) => {
+                    Ok(Some(crate::domain::text::nfc(s)))
+                }
+                Some(_) => Err(format!(
+                    "{} is too long or has control characters",
+                    header[i]
+                )),
+            }
+        };
+        let (evidence_url, note) = (optional_text(5)?, optional_text(6)?);
+        let key = (u64::from(unit) << 33) | (u64::from(code) << 1) | channel as u64;
+        if !self.seen.insert(key) {
+            return Err(format!(
+                "{} {} {} appears twice in the file",
+                field(0),
+                field(1),
+                channel.as_str()
+            ));
+        }
+        Ok(ParsedPosting {
+            unit,
+            code,
+            channel,
+            decision,
+            posted_on: self.dates[date as usize],
+            evidence_url,
+            note,
+        })
+    }
 }
 
 /// Up to 8 fields of a line. A line without quotes is split without allocating.
@@ -143,164 +317,211 @@ fn intern<T>(
     Ok(i)
 }
 
-/// Parses and checks the whole file against the known communes; returns the lines to write, or
-/// every problem (up to 100) with its line number.
-pub fn parse_postings(
-    data: &str,
-    communes: &HashSet<String>,
-    today: NaiveDate,
-) -> Result<Parsed, ApiError> {
-    let mut lines = data.lines().enumerate();
-    let header = lines
-        .next()
-        .map(|(_, h)| h.trim_start_matches('\u{feff}').trim_end_matches('\r'))
-        .unwrap_or_default();
-    let header = split_csv_line(header).unwrap_or_default();
-    let optional = &["evidence_url", "note"][..];
-    if header.len() < COLUMNS.len()
-        || header[..COLUMNS.len()] != COLUMNS
-        || header[COLUMNS.len()..]
-            .iter()
-            .zip(optional)
-            .any(|(a, b)| a != b)
-        || header.len() > COLUMNS.len() + optional.len()
-    {
-        return Err(ApiError::validation_one(
-            "line 1",
-            format!(
-                "the header must be `{}` (then optionally `evidence_url,note`)",
-                COLUMNS.join(",")
-            ),
-        ));
+/// A chunk of rows, encoded for the backend.
+enum Payload {
+    /// SQLite: one JSON array of rows, unpacked by [`SQLITE_INSERT_JSON`].
+    Json(String),
+    /// PostgreSQL: the data of one binary `COPY`, header and trailer included.
+    Copy(Vec<u8>),
+}
+
+/// What the checking thread sends to the writer.
+enum Message {
+    Rows {
+        rows: usize,
+        payload: Payload,
+    },
+    /// Every line was checked: the communes the file names, or every problem found.
+    Done {
+        communes: Result<Vec<String>, ApiError>,
+        secs: f64,
+    },
+}
+
+/// Days and microseconds are counted from here in PostgreSQL's binary format.
+fn pg_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN)
+}
+
+/// Encodes checked rows into chunks. Ids are one random version-7 UUID for the load, counting up
+/// in its low bits: they sort in load order and cost no system call each.
+struct Encoder {
+    postgres: bool,
+    base_id: u128,
+    next_id: u128,
+    recorded_by: String,
+    recorded_at: NaiveDateTime,
+    rows: usize,
+    buf: Vec<u8>,
+}
+
+impl Encoder {
+    fn new(postgres: bool, recorded_by: &str, recorded_at: NaiveDateTime) -> Self {
+        let mut encoder = Self {
+            postgres,
+            base_id: uuid::Uuid::now_v7().as_u128() & !((1u128 << 40) - 1),
+            next_id: 0,
+            recorded_by: recorded_by.to_owned(),
+            recorded_at,
+            rows: 0,
+            buf: Vec::new(),
+        };
+        encoder.start();
+        encoder
     }
-    let width = header.len();
-    let mut problems: Vec<FieldError> = Vec::new();
-    let mut parsed = Parsed::default();
-    let (mut unit_index, mut code_index, mut decision_index) =
-        (HashMap::new(), HashMap::new(), HashMap::new());
-    let mut dates: HashMap<String, u32> = HashMap::new();
-    let mut date_list: Vec<NaiveDate> = Vec::new();
-    let mut seen: HashSet<u64> = HashSet::new();
-    for (n, raw) in lines {
-        let raw = raw.trim_end_matches('\r');
-        if raw.is_empty() {
-            continue;
-        }
-        let mut problem = |message: String| {
-            if problems.len() < MAX_PROBLEMS {
-                problems.push(FieldError::new(format!("line {}", n + 1), message));
-            }
-        };
-        let fields = if raw.contains('"') {
-            match split_csv_line(raw) {
-                Ok(f) => Fields::Quoted(f),
-                Err(e) => {
-                    problem(e.to_owned());
-                    continue;
-                }
-            }
+
+    fn start(&mut self) {
+        self.rows = 0;
+        self.buf.clear();
+        if self.postgres {
+            // Signature, flags, header extension length.
+            self.buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+            self.buf.extend_from_slice(&0i32.to_be_bytes());
+            self.buf.extend_from_slice(&0i32.to_be_bytes());
         } else {
-            Fields::Plain(raw.split(',').collect())
-        };
-        if fields.len() != width {
-            problem(format!("{} fields; the header has {width}", fields.len()));
-            continue;
+            self.buf.push(b'[');
         }
-        let field = |i: usize| fields.get(i).unwrap_or_default().trim();
-        let checked = (|| -> Result<ParsedPosting, String> {
-            let unit = intern(&mut unit_index, &mut parsed.units, field(0), |u| {
-                if communes.contains(u) {
-                    Ok(u.to_owned())
-                } else {
-                    Err(format!("`{u}` is not a commune"))
-                }
-            })?;
-            let code = intern(&mut code_index, &mut parsed.codes, field(1), |c| {
-                ProcedureCode::parse(c).map_err(|e| e.0)
-            })?;
-            let channel = PostingChannel::parse(field(2))
-                .ok_or_else(|| "the channel must be `counter` or `portal`".to_owned())?;
-            let decision = intern(&mut decision_index, &mut parsed.decisions, field(3), |d| {
-                let written = crate::domain::text::nfc(d);
-                if written.is_empty()
-                    || written.chars().count() > 100
-                    || written.chars().any(char::is_control)
-                {
-                    return Err("the decision number must be 1 to 100 characters".into());
-                }
-                let norm = normalize_decision_number(&written);
-                Ok((written, norm))
-            })?;
-            let date = intern(&mut dates, &mut date_list, field(4), |d| {
-                d.parse::<NaiveDate>()
-                    .ok()
-                    .filter(|d| crate::domain::calendar::date_in_range(*d) && *d <= today)
-                    .ok_or_else(|| format!("`{d}` is not a date between 1900 and today"))
-            })?;
-            let optional_text = |i: usize| -> Result<Option<String>, String> {
-                match Some(field(i)).filter(|s| !s.is_empty()) {
-                    None => Ok(None),
-                    Some(s)
-                        if s.chars().count() <= 2000 && !crate::domain::text::has_control(s) =>
-                    {
-                        Ok(Some(crate::domain::text::nfc(s)))
-                    }
-                    Some(_) => Err(format!(
-                        "{} is too long or has control characters",
-                        header[i]
-                    )),
-                }
-            };
-            let (evidence_url, note) = (optional_text(5)?, optional_text(6)?);
-            let key = (u64::from(unit) << 33) | (u64::from(code) << 1) | channel as u64;
-            if !seen.insert(key) {
-                return Err(format!(
-                    "{} {} {} appears twice in the file",
-                    field(0),
-                    field(1),
-                    channel.as_str()
-                ));
+    }
+
+    fn push(&mut self, checker: &Checker<'_>, p: &ParsedPosting) {
+        let mut id = [0u8; 36];
+        uuid::Uuid::from_u128(self.base_id + self.next_id)
+            .hyphenated()
+            .encode_lower(&mut id);
+        self.next_id += 1;
+        let id = std::str::from_utf8(&id).unwrap_or_default();
+        let (written, norm) = &checker.decisions[p.decision as usize];
+        let unit = checker.units[p.unit as usize].as_str();
+        let code = checker.codes[p.code as usize].as_str();
+        if self.postgres {
+            self.push_copy([id, unit, code, p.channel.as_str(), written, norm], p);
+        } else {
+            if self.rows > 0 {
+                self.buf.push(b',');
             }
-            Ok(ParsedPosting {
+            let row = (
+                id,
                 unit,
                 code,
-                channel,
-                decision,
-                posted_on: date_list[date as usize],
-                extra: (evidence_url.is_some() || note.is_some())
-                    .then(|| Box::new((evidence_url, note))),
-            })
-        })();
-        match checked {
-            Ok(p) => parsed.postings.push(p),
-            Err(message) => problem(message),
+                p.channel.as_str(),
+                written,
+                norm,
+                p.posted_on,
+                &p.evidence_url,
+                &p.note,
+            );
+            // Writing plain strings and dates into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.buf, &row);
         }
+        self.rows += 1;
     }
-    if problems.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(ApiError::Validation(problems))
+
+    /// One tuple of PostgreSQL's binary COPY format, in the table's column order.
+    fn push_copy(&mut self, texts: [&str; 6], p: &ParsedPosting) {
+        fn text(buf: &mut Vec<u8>, value: Option<&str>) {
+            match value {
+                Some(v) => {
+                    buf.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    buf.extend_from_slice(v.as_bytes());
+                }
+                None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let buf = &mut self.buf;
+        buf.extend_from_slice(&13i16.to_be_bytes());
+        for t in texts {
+            text(buf, Some(t));
+        }
+        let epoch = pg_epoch();
+        let days = (p.posted_on - epoch.date()).num_days() as i32;
+        buf.extend_from_slice(&4i32.to_be_bytes());
+        buf.extend_from_slice(&days.to_be_bytes());
+        text(buf, None); // removed_on
+        text(buf, p.evidence_url.as_deref());
+        text(buf, None); // photo_ref
+        text(buf, p.note.as_deref());
+        text(buf, Some(&self.recorded_by));
+        let micros = (self.recorded_at - epoch)
+            .num_microseconds()
+            .unwrap_or_default();
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&micros.to_be_bytes());
+    }
+
+    /// The rows pushed since the last call, as one chunk (`None` if there are none).
+    fn take(&mut self) -> Result<Option<Message>, ApiError> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        if self.postgres {
+            self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        } else {
+            self.buf.push(b']');
+        }
+        let rows = self.rows;
+        let data = std::mem::take(&mut self.buf);
+        let payload = if self.postgres {
+            Payload::Copy(data)
+        } else {
+            Payload::Json(String::from_utf8(data).map_err(ApiError::internal)?)
+        };
+        self.start();
+        Ok(Some(Message::Rows { rows, payload }))
     }
 }
 
-/// A posting row borrowing its text, so that millions of rows are bound without copying.
-#[derive(Insertable)]
-#[diesel(table_name = postings)]
-#[diesel(treat_none_as_default_value = false)]
-struct NewPosting<'a> {
-    id: &'a str,
-    unit_code: &'a str,
-    procedure_code: &'a str,
-    channel: &'a str,
-    decision_number: &'a str,
-    decision_number_norm: &'a str,
-    posted_on: NaiveDate,
-    removed_on: Option<NaiveDate>,
-    evidence_url: Option<&'a str>,
-    photo_ref: Option<&'a str>,
-    note: Option<&'a str>,
-    recorded_by: &'a str,
-    recorded_at: chrono::NaiveDateTime,
+/// The checking thread: checks every line, sending the encoded rows while no line has had a
+/// problem, then the outcome. Stops early if the writer has gone (it failed).
+fn check_and_encode(
+    data: &str,
+    mut checker: Checker<'_>,
+    mut encoder: Encoder,
+    tx: &SyncSender<Message>,
+) {
+    let started = Instant::now();
+    let mut touched = BTreeSet::new();
+    let outcome = (|| -> Result<(), ApiError> {
+        for (n, raw) in data.lines().enumerate().skip(1) {
+            let Some(p) = checker.check(n + 1, raw) else {
+                if checker.full() {
+                    break;
+                }
+                continue;
+            };
+            if checker.problems.is_empty() {
+                touched.insert(p.unit);
+                encoder.push(&checker, &p);
+                if encoder.rows == CHUNK
+                    && let Some(message) = encoder.take()?
+                    && tx.send(message).is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if checker.problems.is_empty()
+            && let Some(message) = encoder.take()?
+        {
+            let _ = tx.send(message);
+        }
+        Ok(())
+    })();
+    let communes = outcome.and_then(|()| {
+        if checker.problems.is_empty() {
+            Ok(touched
+                .into_iter()
+                .map(|u| checker.units[u as usize].clone())
+                .collect())
+        } else {
+            Err(ApiError::Validation(std::mem::take(&mut checker.problems)))
+        }
+    });
+    let _ = tx.send(Message::Done {
+        communes,
+        secs: started.elapsed().as_secs_f64(),
+    });
 }
 
 /// The postings table's secondary indexes, exactly as the migrations create them.
@@ -317,234 +538,183 @@ const SQLITE_INSERT_JSON: &str = "INSERT INTO postings (id, unit_code, procedure
      SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, NULL, \
      value->>7, NULL, value->>8, ?, ? FROM json_each(?)";
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Appends one CSV field and its comma: quoted text, or nothing for NULL.
-fn csv_field(line: &mut String, text: Option<&str>) {
-    if let Some(t) = text {
-        line.push('"');
-        for c in t.chars() {
-            if c == '"' {
-                line.push('"');
-            }
-            line.push(c);
-        }
-        line.push('"');
-    }
-    line.push(',');
-}
-
-/// Rows per COPY on PostgreSQL and per progress report.
-const CHUNK: usize = 50_000;
-
-/// Writes the parsed postings in one transaction. 409 if a commune already has a current
-/// posting of a procedure and channel the file holds (nothing is written then).
+/// Checks and writes a whole CSV file of postings in one transaction. 422 with every problem (up
+/// to 100, by line) if a line is wrong; 409 if a commune already has a current posting of a
+/// procedure and channel the file holds. Either way nothing is written.
 pub fn load_postings(
     conn: &mut DbConnection,
-    parsed: &Parsed,
+    data: &str,
+    communes: &HashSet<String>,
+    today: NaiveDate,
     actor: &Identity,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BulkSummary, ApiError> {
-    let communes: BTreeSet<u32> = parsed.postings.iter().map(|p| p.unit).collect();
-    let recorded_at = crate::repo::now();
-    // A large page cache keeps the indexes' pages in memory during the load (SQLite's default is
-    // 2 MiB); it is set back afterwards.
+    let mut lines = data.lines();
+    let checker = Checker::new(lines.next().unwrap_or_default(), communes, today)?;
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let encoder = Encoder::new(!sqlite, &actor.sub, crate::repo::now());
+    let recorded_at = encoder.recorded_at;
     // A load larger than the table is faster with the indexes built afterwards (by sorting)
     // and the commune references checked once, as a set, than both kept up row by row. All of
     // it happens inside the load's transaction, so a failure or a crash leaves the table, its
     // indexes and its constraints as they were.
-    let rebuild = postings::table.count().get_result::<i64>(conn)? < parsed.postings.len() as i64;
-    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let lines = lines.count() as i64;
+    let rebuild = postings::table.count().get_result::<i64>(conn)? < lines;
     if sqlite {
-        // SQLite ignores `foreign_keys` inside a transaction: switch it off before, check the
-        // whole table before committing, and switch it back on after.
-        conn.batch_execute("PRAGMA cache_size = -262144")?;
+        // A large page cache keeps the indexes' pages in memory during the load (SQLite's
+        // default is 2 MiB), and index builds may sort on a second thread; both are set back
+        // afterwards. SQLite ignores `foreign_keys` inside a transaction: it is switched off
+        // before, the communes are checked before committing, and it is switched back on after.
+        conn.batch_execute("PRAGMA cache_size = -262144; PRAGMA threads = 1")?;
         if rebuild {
             conn.batch_execute("PRAGMA foreign_keys = OFF")?;
         }
     }
-    let result = write_tx(conn, WriteLock::Bulk, |conn| {
-        if rebuild {
-            conn.batch_execute(DROP_INDEXES)?;
-            if let DbConnection::Pg(_) = conn {
-                conn.batch_execute(
-                    "ALTER TABLE postings DROP CONSTRAINT postings_pkey; \
-                     ALTER TABLE postings DROP CONSTRAINT postings_unit_code_fkey; \
-                     SET LOCAL maintenance_work_mem = '256MB'",
-                )?;
-            }
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel(QUEUE);
+        let checking = scope.spawn(move || check_and_encode(data, checker, encoder, &tx));
+        let began = Instant::now();
+        let written = write_tx(conn, WriteLock::Bulk, |conn| {
+            write_all(conn, rx, rebuild, actor, recorded_at, progress)
+        })
+        .map(|mut summary| {
+            summary.commit_secs =
+                began.elapsed().as_secs_f64() - summary.write_secs - summary.index_secs;
+            summary
+        });
+        // The writer has dropped its end of the channel, so the checker stops if it was not done.
+        match checking.join() {
+            Ok(()) => written,
+            Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+                "the thread checking the file panicked"
+            ))),
         }
-        // Ids: one random version-7 UUID for the load, counting up in its low bits. They sort in
-        // load order and cost no system call each.
-        let started = std::time::Instant::now();
-        let base = uuid::Uuid::now_v7().as_u128() & !((1u128 << 40) - 1);
-        let mut next_id = 0u128;
-        let mut written = 0;
-        let mut ids: Vec<[u8; 36]> = Vec::with_capacity(CHUNK);
-        for chunk in parsed.postings.chunks(CHUNK) {
-            ids.clear();
-            for _ in chunk {
-                let mut buf = [0u8; 36];
-                uuid::Uuid::from_u128(base + next_id)
-                    .hyphenated()
-                    .encode_lower(&mut buf);
-                next_id += 1;
-                ids.push(buf);
-            }
-            let rows: Vec<NewPosting<'_>> = chunk
-                .iter()
-                .zip(&ids)
-                .map(|(p, id)| {
-                    let (written, norm) = &parsed.decisions[p.decision as usize];
-                    let extra = p.extra.as_deref();
-                    NewPosting {
-                        id: std::str::from_utf8(id).unwrap_or_default(),
-                        unit_code: &parsed.units[p.unit as usize],
-                        procedure_code: parsed.codes[p.code as usize].as_str(),
-                        channel: p.channel.as_str(),
-                        decision_number: written,
-                        decision_number_norm: norm,
-                        posted_on: p.posted_on,
-                        removed_on: None,
-                        evidence_url: extra.and_then(|e| e.0.as_deref()),
-                        photo_ref: None,
-                        note: extra.and_then(|e| e.1.as_deref()),
-                        recorded_by: &actor.sub,
-                        recorded_at,
-                    }
-                })
-                .collect();
-            match conn {
-                DbConnection::Pg(c) => {
-                    // CSV text COPY: quoted text, empty unquoted fields for NULL.
-                    let stamp = recorded_at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-                    written += diesel::copy_from(postings::table)
+    });
+    if sqlite {
+        conn.batch_execute(
+            "PRAGMA cache_size = -8192; PRAGMA threads = 0; PRAGMA foreign_keys = ON",
+        )?;
+    }
+    result
+}
+
+/// The writing half of [`load_postings`], inside its transaction.
+fn write_all(
+    conn: &mut DbConnection,
+    rx: Receiver<Message>,
+    rebuild: bool,
+    actor: &Identity,
+    recorded_at: NaiveDateTime,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BulkSummary, ApiError> {
+    if rebuild {
+        conn.batch_execute(DROP_INDEXES)?;
+        if let DbConnection::Pg(_) = conn {
+            conn.batch_execute(
+                "ALTER TABLE postings DROP CONSTRAINT postings_pkey; \
+                 ALTER TABLE postings DROP CONSTRAINT postings_unit_code_fkey; \
+                 SET LOCAL maintenance_work_mem = '256MB'",
+            )?;
+        }
+    }
+    let started = Instant::now();
+    let mut written = 0;
+    let (communes, check_secs) = loop {
+        let message = rx.recv().map_err(|_| {
+            ApiError::internal(anyhow::anyhow!(
+                "the file checker stopped without an answer"
+            ))
+        })?;
+        let rows = match message {
+            Message::Done { communes, secs } => break (communes?, secs),
+            Message::Rows { rows, payload } => match (&mut *conn, payload) {
+                (DbConnection::Pg(c), Payload::Copy(data)) => {
+                    diesel::copy_from(postings::table)
                         .from_raw_data(postings::table, |out| {
-                            let mut line = String::with_capacity(256);
-                            for r in &rows {
-                                line.clear();
-                                for text in [
-                                    Some(r.id),
-                                    Some(r.unit_code),
-                                    Some(r.procedure_code),
-                                    Some(r.channel),
-                                    Some(r.decision_number),
-                                    Some(r.decision_number_norm),
-                                ] {
-                                    csv_field(&mut line, text);
-                                }
-                                line.push_str(&r.posted_on.format("%Y-%m-%d,,").to_string());
-                                csv_field(&mut line, r.evidence_url);
-                                line.push(',');
-                                csv_field(&mut line, r.note);
-                                csv_field(&mut line, Some(r.recorded_by));
-                                line.push_str(&stamp);
-                                line.push('\n');
-                                out.write_all(line.as_bytes()).map_err(|e| {
-                                    diesel::result::Error::SerializationError(Box::new(e))
-                                })?;
-                            }
-                            diesel::QueryResult::Ok(())
+                            out.write_all(&data)
+                                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
                         })
-                        .with_format(diesel::pg::CopyFormat::Csv)
+                        .with_format(diesel::pg::CopyFormat::Binary)
                         .execute(c)
                         .map_err(conflict)?;
+                    rows
                 }
-                DbConnection::Sqlite(c) => {
-                    // The chunk goes in as one JSON array that SQLite unpacks itself: binding
-                    // millions of parameters one by one costs several times more.
-                    let json = serde_json::to_string(
-                        &rows
-                            .iter()
-                            .map(|r| {
-                                (
-                                    r.id,
-                                    r.unit_code,
-                                    r.procedure_code,
-                                    r.channel,
-                                    r.decision_number,
-                                    r.decision_number_norm,
-                                    r.posted_on.format("%Y-%m-%d").to_string(),
-                                    r.evidence_url,
-                                    r.note,
-                                )
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                    .map_err(ApiError::internal)?;
-                    written += diesel::sql_query(SQLITE_INSERT_JSON)
+                (DbConnection::Sqlite(c), Payload::Json(json)) => {
+                    diesel::sql_query(SQLITE_INSERT_JSON)
                         .bind::<diesel::sql_types::Text, _>(&actor.sub)
                         .bind::<diesel::sql_types::Timestamp, _>(recorded_at)
                         .bind::<diesel::sql_types::Text, _>(&json)
                         .execute(c)
-                        .map_err(conflict)?;
+                        .map_err(conflict)?
                 }
-            }
-            progress(written as u64);
-        }
-        let write_secs = started.elapsed().as_secs_f64();
-        if rebuild {
-            match conn {
-                DbConnection::Pg(c) => c
-                    .batch_execute(
-                        "ALTER TABLE postings ADD CONSTRAINT postings_pkey PRIMARY KEY (id); \
-                         ALTER TABLE postings ADD CONSTRAINT postings_unit_code_fkey \
-                         FOREIGN KEY (unit_code) REFERENCES units (code)",
-                    )
-                    .map_err(conflict)?,
-                DbConnection::Sqlite(c) => {
-                    let broken: Count = diesel::sql_query(
-                        "SELECT count(*) AS n FROM pragma_foreign_key_check('postings')",
-                    )
-                    .get_result(c)?;
-                    if broken.n > 0 {
-                        return Err(ApiError::Conflict(
-                            "a posting names a commune that does not exist; nothing was loaded"
-                                .into(),
-                        ));
-                    }
+                _ => {
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "a chunk encoded for the other backend"
+                    )));
                 }
-            }
-            conn.batch_execute(CREATE_INDEXES).map_err(conflict)?;
-        }
-        // Fresh statistics, or PostgreSQL's planner sees the table as it was before the load and
-        // may read a commune's postings the slow way until autovacuum gets to it (SQLite keeps
-        // no statistics unless asked).
-        if let DbConnection::Pg(_) = conn {
-            conn.batch_execute("ANALYZE postings")?;
-        }
-        let index_secs = started.elapsed().as_secs_f64() - write_secs;
-        for unit in &communes {
-            crate::repo::revisions::bump(conn, &parsed.units[*unit as usize])?;
-        }
-        audit::record(
-            conn,
-            AuditEvent {
-                actor,
-                action: "bulk_load",
-                entity: "postings",
-                entity_id: "*",
-                unit: None,
-                hash_before: None,
-                hash_after: Some(format!("{written} rows, {} communes", communes.len())),
-                request_id: None,
             },
-        )?;
-        Ok(BulkSummary {
-            rows: written,
-            communes: communes.len(),
-            write_secs,
-            index_secs,
-        })
-    });
-    if sqlite {
-        conn.batch_execute("PRAGMA cache_size = -8192; PRAGMA foreign_keys = ON")?;
+        };
+        written += rows;
+        progress(written as u64);
+    };
+    let write_secs = started.elapsed().as_secs_f64();
+    if rebuild {
+        match conn {
+            DbConnection::Pg(c) => c
+                .batch_execute(
+                    "ALTER TABLE postings ADD CONSTRAINT postings_pkey PRIMARY KEY (id); \
+                     ALTER TABLE postings ADD CONSTRAINT postings_unit_code_fkey \
+                     FOREIGN KEY (unit_code) REFERENCES units (code)",
+                )
+                .map_err(conflict)?,
+            DbConnection::Sqlite(c) => {
+                // The rows already in the table were written with the references enforced; the
+                // new ones name only these communes, checked against the file's own list before
+                // the transaction began and here again inside it.
+                let known: i64 = units::table
+                    .filter(units::code.eq_any(&communes))
+                    .count()
+                    .get_result(c)?;
+                if known != communes.len() as i64 {
+                    return Err(ApiError::Conflict(
+                        "a posting names a commune that does not exist; nothing was loaded".into(),
+                    ));
+                }
+            }
+        }
+        conn.batch_execute(CREATE_INDEXES).map_err(conflict)?;
     }
-    result
+    // Fresh statistics, or PostgreSQL's planner sees the table as it was before the load and
+    // may read a commune's postings the slow way until autovacuum gets to it (SQLite keeps
+    // no statistics unless asked).
+    if let DbConnection::Pg(_) = conn {
+        conn.batch_execute("ANALYZE postings")?;
+    }
+    let index_secs = started.elapsed().as_secs_f64() - write_secs;
+    for unit in &communes {
+        crate::repo::revisions::bump(conn, unit)?;
+    }
+    audit::record(
+        conn,
+        AuditEvent {
+            actor,
+            action: "bulk_load",
+            entity: "postings",
+            entity_id: "*",
+            unit: None,
+            hash_before: None,
+            hash_after: Some(format!("{written} rows, {} communes", communes.len())),
+            request_id: None,
+        },
+    )?;
+    Ok(BulkSummary {
+        rows: written,
+        communes: communes.len(),
+        check_secs,
+        write_secs,
+        index_secs,
+        commit_secs: 0.0,
+    })
 }
 
 fn conflict(e: diesel::result::Error) -> ApiError {

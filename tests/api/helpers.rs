@@ -365,6 +365,11 @@ impl TestApp {
         address
     }
 
+    /// The database the server runs on, for the command-line tools.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     pub fn token(&self, role: Role, unit: Option<&str>) -> String {
         self.keys
             .mint(&format!("test-{}", role.as_str()), role, unit, 3600)

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod bulk;
 mod changes;
 mod concurrency;
 mod decisions;
