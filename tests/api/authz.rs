@@ -223,3 +223,229 @@ async fn scoped_operations_refuse_officers_and_auditors_of_other_units() {
     }
     assert_eq!(app.table_counts(), before);
 }
+
+/// The seven callers of the matrix, in the order of [`MATRIX`]'s columns.
+fn callers(app: &TestApp) -> [(&'static str, String); 7] {
+    [
+        ("admin", app.token(Role::Admin, None)),
+        ("editor", app.token(Role::Editor, None)),
+        (
+            "officer of the commune",
+            app.token(Role::Officer, Some(IA_GRAI)),
+        ),
+        (
+            "officer of another commune",
+            app.token(Role::Officer, Some("10441")),
+        ),
+        (
+            "auditor of the province",
+            app.token(Role::Auditor, Some(GIA_LAI)),
+        ),
+        (
+            "auditor of another province",
+            app.token(Role::Auditor, Some("01")),
+        ),
+        ("national auditor", app.token(Role::Auditor, None)),
+    ]
+}
+
+/// Who may call each secured operation on Ia Grai (23764) or Gia Lai (52), per DESIGN.md's
+/// roles: one letter per caller of [`callers`], `y` allowed (2xx), `n` refused (403). Public
+/// operations are allowed to everyone and are not listed.
+const MATRIX: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/audit", "ynnnyny"),
+    ("PUT", "/api/v1/calendar/holidays", "ynnnnnn"),
+    ("POST", "/api/v1/catalogue/import", "yynnnnn"),
+    ("GET", "/api/v1/communes/{code}/exemptions", "ynynyny"),
+    ("POST", "/api/v1/communes/{code}/exemptions", "ynnnnnn"),
+    ("GET", "/api/v1/communes/{code}/exemptions/{id}", "ynynyny"),
+    (
+        "DELETE",
+        "/api/v1/communes/{code}/exemptions/{id}",
+        "ynnnnnn",
+    ),
+    ("GET", "/api/v1/communes/{code}/postings", "ynynyny"),
+    ("PUT", "/api/v1/communes/{code}/postings", "ynynnnn"),
+    (
+        "PUT",
+        "/api/v1/communes/{code}/postings/{procedure_code}/{channel}",
+        "ynynnnn",
+    ),
+    (
+        "DELETE",
+        "/api/v1/communes/{code}/postings/{procedure_code}/{channel}",
+        "ynynnnn",
+    ),
+    ("GET", "/api/v1/communes/{code}/report", "ynynyny"),
+    ("POST", "/api/v1/decisions", "yynnnnn"),
+    ("GET", "/api/v1/decisions/{id}/impact", "ynnnyny"),
+    // Everyone but an editor lists the inspections of its own scope.
+    ("GET", "/api/v1/inspections", "ynyyyyy"),
+    ("POST", "/api/v1/inspections", "ynnnyny"),
+    ("GET", "/api/v1/inspections/{id}", "ynynyny"),
+    ("GET", "/api/v1/inspections/{id}/follow-up", "ynynyny"),
+    ("GET", "/api/v1/provinces/{code}/report", "ynnnyny"),
+    ("PUT", "/api/v1/provinces/{code}/settings", "ynnnnnn"),
+    ("GET", "/api/v1/reports/national", "ynnnnny"),
+    ("POST", "/api/v1/sectors", "yynnnnn"),
+];
+
+/// The ids a matrix run needs, created afresh in its own database.
+struct Ids {
+    exemption: String,
+    inspection: String,
+    decision: String,
+    sector: String,
+}
+
+async fn create_ids(app: &TestApp) -> Ids {
+    let admin = app.token(Role::Admin, None);
+    let exemption = app
+        .post_json(
+            &format!("/api/v1/communes/{IA_GRAI}/exemptions"),
+            &json!({"procedure_code": "1.000080", "reason": "Không áp dụng", "valid_from": "2026-01-01"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(exemption.status, 201, "{}", exemption.text());
+    let inspection = app
+        .post_json(
+            "/api/v1/inspections",
+            &json!({"unit": IA_GRAI, "inspected_on": "2026-01-15", "team": ["Nguyễn Văn An"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(inspection.status, 201, "{}", inspection.text());
+    let first = |v: Value, key: &str| v["items"][0][key].as_str().unwrap_or_default().to_owned();
+    Ids {
+        exemption: exemption.json()["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        inspection: inspection.json()["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        decision: first(app.get_json("/api/v1/decisions").await, "id"),
+        sector: first(app.get_json("/api/v1/sectors").await, "code"),
+    }
+}
+
+/// A request the matrix sends: real ids, scoped query parameters, an accepted body and
+/// `If-Match: *`, so that only the caller decides the answer.
+async fn matrix_call(
+    app: &TestApp,
+    ids: &Ids,
+    method: &str,
+    path: &str,
+    token: &str,
+) -> crate::helpers::Reply {
+    let url = match path {
+        "/api/v1/communes/{code}/exemptions/{id}" => {
+            fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.exemption)
+        }
+        p if p.starts_with("/api/v1/inspections/{id}") => {
+            fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.inspection)
+        }
+        "/api/v1/decisions/{id}" => format!("/api/v1/decisions/{}", ids.decision),
+        "/api/v1/decisions/{id}/impact" => format!(
+            "/api/v1/decisions/{}/impact?province={GIA_LAI}",
+            ids.decision
+        ),
+        "/api/v1/audit" => format!("/api/v1/audit?unit={IA_GRAI}"),
+        "/api/v1/catalogue/changes" => "/api/v1/catalogue/changes?since=2026-01-01".to_owned(),
+        "/api/v1/catalogue/import" => "/api/v1/catalogue/import?dry_run=true".to_owned(),
+        "/api/v1/sectors/{code}" => format!("/api/v1/sectors/{}", ids.sector),
+        other => fill(other),
+    };
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut request = app
+        .client
+        .request(method.clone(), app.url(&url))
+        .bearer_auth(token);
+    if method != reqwest::Method::GET {
+        request = request.header("if-match", "*");
+    }
+    request = match path {
+        "/api/v1/catalogue/import" => request
+            .header("content-type", "application/x-ndjson")
+            .body(crate::import::sample_file()),
+        "/api/v1/calendar/holidays" => {
+            request.json(&json!({"holidays": [{"day": "2026-04-30", "name": "Ngày Chiến thắng"}]}))
+        }
+        "/api/v1/decisions" => request.json(&json!({
+            "number": "77/QĐ-BTP", "issuer": "Bộ Tư pháp", "scope": "national",
+            "signed_on": "2026-04-20",
+            "items": [{"action": "abolished", "procedure_code": "1.000656",
+                       "effective_on": "2027-01-01"}]})),
+        "/api/v1/inspections" if method == reqwest::Method::POST => request.json(
+            &json!({"unit": IA_GRAI, "inspected_on": "2026-01-15", "team": ["Trần Thị Bình"]}),
+        ),
+        "/api/v1/sectors" => request.json(&json!({"name": "Lĩnh vực kiểm thử quyền"})),
+        _ if method == reqwest::Method::POST || method == reqwest::Method::PUT => {
+            request.json(&body(path))
+        }
+        _ => request,
+    };
+    app.send(request).await
+}
+
+#[actix_web::test]
+async fn every_role_gets_exactly_what_its_scope_allows_on_every_operation() {
+    let mut spec_ops = {
+        let app = TestApp::spawn().await;
+        operations(&app).await
+    };
+    // Removals last, so that what they remove has been read first.
+    spec_ops.sort_by_key(|(method, _, _)| method == "DELETE");
+    // Every secured operation of the spec is in the matrix, and nothing else is.
+    let mut secured: Vec<(String, String)> = spec_ops
+        .iter()
+        .filter(|(_, _, s)| *s)
+        .map(|(m, p, _)| (m.clone(), p.clone()))
+        .collect();
+    secured.sort();
+    let mut listed: Vec<(String, String)> = MATRIX
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        secured, listed,
+        "the matrix lists the spec's secured operations"
+    );
+
+    let mut tried = 0;
+    for column in 0..7 {
+        // A fresh database per caller, so that each one's writes start from the same state.
+        let app = TestApp::spawn_demo().await;
+        let ids = create_ids(&app).await;
+        let (who, token) = callers(&app)[column].clone();
+        for (method, path, secured) in &spec_ops {
+            let allowed = MATRIX
+                .iter()
+                .find(|(m, p, _)| m == method && p == path)
+                .map(|(_, _, row)| row.as_bytes()[column] == b'y')
+                .unwrap_or(!secured);
+            let before = app.table_counts();
+            let reply = matrix_call(&app, &ids, method, path, &token).await;
+            tried += 1;
+            if allowed {
+                assert!(
+                    (200..300).contains(&reply.status),
+                    "{method} {path} as {who}: {} {}",
+                    reply.status,
+                    reply.text()
+                );
+            } else {
+                reply.problem(403);
+                assert_eq!(
+                    app.table_counts(),
+                    before,
+                    "{method} {path} as {who} wrote something"
+                );
+            }
+        }
+    }
+    assert!(tried >= 7 * 35, "{tried}");
+}

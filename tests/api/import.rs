@@ -16,7 +16,7 @@ fn record(code: &str) -> Value {
 }
 
 /// A file of five lines: one changed record, one unchanged, one new, and bad lines.
-fn sample_file() -> Vec<u8> {
+pub(crate) fn sample_file() -> Vec<u8> {
     let mut changed = record("1.001193");
     changed["channels"][0]["fee_and_notes"] = json!("5,000 Việt Nam Đồng");
     let unchanged = record("1.004222");
