@@ -73,6 +73,9 @@ pub enum Command {
         /// Leave the summaries to the first report that needs them.
         #[arg(long)]
         no_summaries: bool,
+        /// Check every line and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print a signed token for development and bootstrap.
     Token {
@@ -150,7 +153,11 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             );
             Ok(())
         }
-        Command::LoadPostings { file, no_summaries } => {
+        Command::LoadPostings {
+            file,
+            no_summaries,
+            dry_run,
+        } => {
             let started = Instant::now();
             let data = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
@@ -161,12 +168,22 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 .into_iter()
                 .map(|u| u.code)
                 .collect();
+            let today = crate::domain::calendar::today_in_vietnam();
+            if dry_run {
+                let rows = crate::services::bulk::check_postings(&data, &communes, today)
+                    .map_err(describe)?;
+                eprintln!(
+                    "checked {rows} postings in {:.2}s: every line is good; nothing was written",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
             let ready = started.elapsed().as_secs_f64();
             let summary = crate::services::bulk::load_postings(
                 &mut conn,
                 &data,
                 &communes,
-                crate::domain::calendar::today_in_vietnam(),
+                today,
                 &Identity::system(),
                 &mut |_| {},
             )
@@ -190,7 +207,6 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 let started = Instant::now();
                 let cache =
                     crate::services::cache::ReportCache::new(0, db::counters::Counters::new());
-                let today = crate::domain::calendar::today_in_vietnam();
                 crate::services::reports::national_report(&mut conn, Some(&pool), &cache, today)
                     .map_err(describe)?;
                 eprintln!(

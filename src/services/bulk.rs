@@ -178,6 +178,25 @@ impl<'a> Checker<'a> {
         self.problems.len() >= MAX_PROBLEMS
     }
 
+    /// Checks every line after the header, handing each good one to `row` until it returns
+    /// `false` or no more problems would be reported.
+    fn check_all(
+        &mut self,
+        data: &str,
+        mut row: impl FnMut(&Self, ParsedPosting) -> Result<bool, ApiError>,
+    ) -> Result<(), ApiError> {
+        for (n, raw) in data.lines().enumerate().skip(1) {
+            let keep_on = match self.check(n + 1, raw) {
+                Some(p) => row(self, p)?,
+                None => !self.full(),
+            };
+            if !keep_on {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks line `number` (counted from 1); a problem is recorded and gives `None`.
     fn check(&mut self, number: usize, raw: &str) -> Option<ParsedPosting> {
         let raw = raw.trim_end_matches('\r');
@@ -482,32 +501,30 @@ fn check_and_encode(
 ) {
     let started = Instant::now();
     let mut touched = BTreeSet::new();
-    let outcome = (|| -> Result<(), ApiError> {
-        for (n, raw) in data.lines().enumerate().skip(1) {
-            let Some(p) = checker.check(n + 1, raw) else {
-                if checker.full() {
-                    break;
-                }
-                continue;
-            };
-            if checker.problems.is_empty() {
-                touched.insert(p.unit);
-                encoder.push(&checker, &p);
-                if encoder.rows == CHUNK
-                    && let Some(message) = encoder.take()?
-                    && tx.send(message).is_err()
-                {
-                    return Ok(());
-                }
+    let outcome = checker
+        .check_all(data, |checker, p| {
+            // After the first problem the rows are only checked, to report every problem.
+            if !checker.problems.is_empty() {
+                return Ok(true);
             }
-        }
-        if checker.problems.is_empty()
-            && let Some(message) = encoder.take()?
-        {
-            let _ = tx.send(message);
-        }
-        Ok(())
-    })();
+            touched.insert(p.unit);
+            encoder.push(checker, &p);
+            if encoder.rows < CHUNK {
+                return Ok(true);
+            }
+            Ok(match encoder.take()? {
+                Some(message) => tx.send(message).is_ok(),
+                None => true,
+            })
+        })
+        .and_then(|()| {
+            if checker.problems.is_empty()
+                && let Some(message) = encoder.take()?
+            {
+                let _ = tx.send(message);
+            }
+            Ok(())
+        });
     let communes = outcome.and_then(|()| {
         if checker.problems.is_empty() {
             Ok(touched
@@ -537,6 +554,28 @@ const SQLITE_INSERT_JSON: &str = "INSERT INTO postings (id, unit_code, procedure
      recorded_by, recorded_at) \
      SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, NULL, \
      value->>7, NULL, value->>8, ?, ? FROM json_each(?)";
+
+/// Checks a whole CSV file of postings without writing it: the number of postings it holds, or
+/// 422 with every problem (up to 100) by line. Whether a line clashes with a posting already
+/// current is only known when it is written.
+pub fn check_postings(
+    data: &str,
+    communes: &HashSet<String>,
+    today: NaiveDate,
+) -> Result<usize, ApiError> {
+    let mut lines = data.lines();
+    let mut checker = Checker::new(lines.next().unwrap_or_default(), communes, today)?;
+    let mut rows = 0;
+    checker.check_all(data, |_, _| {
+        rows += 1;
+        Ok(true)
+    })?;
+    if checker.problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(ApiError::Validation(checker.problems))
+    }
+}
 
 /// Checks and writes a whole CSV file of postings in one transaction. 422 with every problem (up
 /// to 100, by line) if a line is wrong; 409 if a commune already has a current posting of a

@@ -237,6 +237,17 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
     );
     let run = load(&app, &file).await;
     assert!(!run.ok);
+    let dry = niemyet(&app, &["load-postings", "--dry-run", &file]).await;
+    assert!(!dry.ok);
+    assert_eq!(
+        dry.stderr
+            .lines()
+            .filter(|l| l.starts_with("line "))
+            .count(),
+        10,
+        "a dry run lists the same problems:\n{}",
+        dry.stderr
+    );
     for expected in [
         "line 3: `99999` is not a commune",
         "line 4: the channel must be `counter` or `portal`",
@@ -323,6 +334,10 @@ async fn a_load_larger_than_the_table_that_clashes_leaves_the_table_and_its_inde
             "23764,1.004222,counter,\"1523/QĐ-BCA-C06\",2025-07-04,,",
         ],
     );
+    let dry = niemyet(&app, &["load-postings", "--dry-run", &fine]).await;
+    assert!(dry.ok, "{}", dry.stderr);
+    assert!(dry.stderr.contains("checked 2 postings"), "{}", dry.stderr);
+    assert_eq!(app.table_counts(), counts, "a dry run writes nothing");
     let run = load(&app, &fine).await;
     assert!(run.ok, "{}", run.stderr);
     let items = listed(&app, "23764").await;
