@@ -162,7 +162,7 @@ impl DecisionNumber {
         let symbol_ok = !symbol.is_empty()
             && symbol
                 .split('-')
-                .all(|p| !p.is_empty() && p.chars().all(char::is_alphanumeric));
+                .all(|p| !p.is_empty() && p.chars().all(latin_alphanumeric));
         if serial_ok && symbol_ok {
             Ok(Self(s))
         } else {
@@ -179,15 +179,27 @@ impl DecisionNumber {
     }
 }
 
+/// A letter of the Latin script as Vietnamese writes it (ASCII, Latin-1 and Latin Extended-A and
+/// -B for `Đ` and `Ư`, Latin Extended Additional for the stacked diacritics) or an ASCII digit. A
+/// symbol typed with a Cyrillic or Greek look-alike (`ВТР` for `BTP`) would look right and never
+/// match the catalogue.
+fn latin_alphanumeric(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || (c.is_alphabetic() && matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}'))
+}
+
 /// Matching key of a decision number as published, for raw numbers too (the portal's data has
 /// junk such as `QĐ/0001-BTP`, which is kept as it is): NFC, no spaces, upper case, `Đ` → `D`.
 pub fn normalize_decision_number(raw: &str) -> String {
-    text::nfc(raw)
+    let upper: String = text::nfc(raw)
         .chars()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_uppercase)
         .map(|c| if c == 'Đ' { 'D' } else { c })
-        .collect()
+        .collect();
+    // Some capitals come out decomposed (`ΐ` gives `Ι` and two combining marks): composed again,
+    // the key of a key is the key itself.
+    text::nfc(&upper)
 }
 
 fn clip(s: &str) -> String {
@@ -246,6 +258,8 @@ mod tests {
             "19/2025/QĐ-TTg",
             "885/QĐ-BCA-C06",
             "1025/QĐ-UBND",
+            "12/CT-ƯBND",
+            "7/QĐ-SỞTP",
         ] {
             assert!(DecisionNumber::parse(good).is_ok(), "{good}");
         }
@@ -257,9 +271,26 @@ mod tests {
             "/QĐ-BTP",
             "163/QĐ--BTP",
             "163/QĐ BTP",
+            // Cyrillic В, Т, Р; Greek Β; Arabic-Indic digits.
+            "163/QĐ-ВТР",
+            "163/QĐ-ΒTP",
+            "163/QĐ-BTP٣",
         ] {
             assert!(DecisionNumber::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_decision_number(" 163/qđ-btp"), "163/QD-BTP");
+    }
+
+    /// Found by the `codes` fuzz target: the key of a key differed from the key.
+    #[test]
+    fn a_matching_key_is_its_own_key() {
+        for raw in ["9/Qΐ-TTNg79", "163/qđ-btp", "1/ǰ-ß", "2/QĐ-ΰ"] {
+            let key = normalize_decision_number(raw);
+            assert_eq!(normalize_decision_number(&key), key, "{raw}");
+        }
+        assert_eq!(
+            normalize_decision_number("9/Qΐ-TTNg79"),
+            "9/QΪ\u{301}-TTNG79"
+        );
     }
 }
