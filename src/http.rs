@@ -1,17 +1,20 @@
 //! What every request goes through inside the request span: a time limit (body upload
-//! included), CORS for the configured portal origins (preflights answered here), and the content
-//! security policy and HSTS headers. The headers every response gets whatever happens (nosniff,
-//! no referrer, no framing) are set by the outermost `DefaultHeaders` in `startup`. Errors raised
-//! here are problem+json like any other.
+//! included), a panic caught and turned into a 500 problem, CORS for the configured portal origins
+//! (preflights answered here), and the security headers (nosniff, no referrer, no framing, a
+//! content security policy, HSTS in production). Every response carries them, error responses
+//! included: actix builds the response of an error only after the middleware have returned, so an
+//! error leaves here wrapped with the headers its response must carry ([`WithHeaders`]).
 
+use std::fmt;
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, ResponseError, web};
+use futures_util::FutureExt;
 
 use crate::error::ApiError;
 
@@ -46,6 +49,88 @@ fn allowed_origin(policy: &HttpPolicy, headers: &HeaderMap) -> Option<HeaderValu
     policy.cors_origins.contains(&text).then(|| origin.clone())
 }
 
+/// An error on its way out, with the headers its response must carry.
+#[derive(Debug)]
+pub struct WithHeaders {
+    error: Error,
+    headers: HeaderMap,
+}
+
+impl fmt::Display for WithHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for WithHeaders {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = self.error.error_response();
+        add_headers(response.headers_mut(), &self.headers);
+        response
+    }
+}
+
+/// `error`, whose response will also carry `headers` (as [`add_headers`] adds them).
+pub fn with_headers(error: Error, headers: HeaderMap) -> Error {
+    WithHeaders { error, headers }.into()
+}
+
+/// Adds `extra` to a response's headers: `Vary` is appended to; the others are set where the
+/// response has not set them itself.
+pub fn add_headers(headers: &mut HeaderMap, extra: &HeaderMap) {
+    for (name, value) in extra.iter() {
+        if name == header::VARY {
+            headers.append(name.clone(), value.clone());
+        } else if !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// The headers a response to this request carries, whatever it is.
+fn response_headers(
+    policy: &HttpPolicy,
+    docs: bool,
+    origin: Option<&HeaderValue>,
+    preflight: bool,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        if docs { DOCS_CSP } else { API_CSP },
+    );
+    if policy.hsts {
+        set(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    if !policy.cors_origins.is_empty() {
+        // The answer depends on the Origin header whenever CORS is configured.
+        set(header::VARY, "Origin");
+    }
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if !preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(CORS_EXPOSE),
+            );
+        }
+    }
+    headers
+}
+
 pub async fn harden(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -60,13 +145,14 @@ pub async fn harden(
         });
     let docs = req.path().starts_with("/docs");
     let origin = allowed_origin(&policy, req.headers());
-
     let preflight = req.method() == Method::OPTIONS
         && req.headers().contains_key(header::ORIGIN)
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut res = if preflight {
+    let headers = response_headers(&policy, docs, origin.as_ref(), preflight);
+
+    let outcome = if preflight {
         let response = match &origin {
             Some(origin) => HttpResponse::NoContent()
                 .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
@@ -79,44 +165,108 @@ pub async fn harden(
             )
             .error_response(),
         };
-        req.into_response(response)
+        Ok(req.into_response(response))
     } else {
-        // An error raised here (a timeout) or below (a panic) becomes its problem response
-        // further out, where the request is no longer at hand (it cannot be kept: routing needs
-        // it unshared), so that response carries none of these headers nor the outermost ones.
-        actix_web::rt::time::timeout(policy.request_timeout, next.call(req))
-            .await
-            .map_err(|_| ApiError::Timeout(policy.request_timeout.as_secs()))??
-            .map_into_boxed_body()
+        let call = std::panic::AssertUnwindSafe(next.call(req)).catch_unwind();
+        match actix_web::rt::time::timeout(policy.request_timeout, call).await {
+            Err(_) => Err(ApiError::Timeout(policy.request_timeout.as_secs()).into()),
+            Ok(Err(panic)) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into())
+            }
+            Ok(Ok(result)) => result.map(ServiceResponse::map_into_boxed_body),
+        }
     };
+    match outcome {
+        Ok(mut res) => {
+            add_headers(res.headers_mut(), &headers);
+            Ok(res)
+        }
+        Err(error) => Err(with_headers(error, headers)),
+    }
+}
 
-    let headers = res.headers_mut();
-    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
-    };
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        if docs { DOCS_CSP } else { API_CSP },
-    );
-    if policy.hsts {
-        set(
-            headers,
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000; includeSubDomains",
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::HttpPolicy;
+
+    async fn boom() -> HttpResponse {
+        panic!("handler bug")
+    }
+
+    #[actix_web::test]
+    async fn a_panic_answers_an_opaque_500_problem_with_every_header() {
+        let policy = HttpPolicy {
+            cors_origins: vec!["https://dichvucong.gialai.gov.vn".into()],
+            request_timeout: std::time::Duration::from_secs(30),
+            hsts: true,
+        };
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(policy))
+                .wrap(from_fn(super::harden))
+                .wrap(from_fn(crate::telemetry::request_span))
+                .route("/boom", web::get().to(boom))
+                .route(
+                    "/ok",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                ),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header(("origin", "https://dichvucong.gialai.gov.vn"))
+            .to_request();
+        let err = test::try_call_service(&app, request)
+            .await
+            .err()
+            .map(|e| e.error_response());
+        let response = err.unwrap_or_else(|| panic!("a panic must become an error"));
+        assert_eq!(response.status(), 500);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/problem+json")
         );
-    }
-    if !policy.cors_origins.is_empty() {
-        // The answer depends on the Origin header whenever CORS is configured.
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    if let Some(origin) = origin {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        if !preflight {
-            set(headers, header::ACCESS_CONTROL_EXPOSE_HEADERS, CORS_EXPOSE);
+        for name in [
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "content-security-policy",
+            "strict-transport-security",
+            "x-request-id",
+        ] {
+            assert!(header(name).is_some(), "{name} is missing");
         }
+        assert_eq!(
+            header("access-control-allow-origin").as_deref(),
+            Some("https://dichvucong.gialai.gov.vn")
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("error_id") && !text.contains("handler bug"),
+            "{text}"
+        );
+        // The worker goes on serving.
+        let ok = test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(ok.status(), 200);
+        assert!(ok.headers().contains_key("x-request-id"));
+        assert!(ok.headers().contains_key("content-security-policy"));
     }
-    Ok(res)
 }

@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -145,12 +145,6 @@ fn run(
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(crate::http::harden))
             .wrap(from_fn(crate::telemetry::request_span))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "no-referrer"))
-                    .add(("X-Frame-Options", "DENY")),
-            )
     })
     .workers(workers)
     // A client has 5 s to send a request's head and 2 s to close; the body is bounded by the

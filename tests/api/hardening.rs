@@ -127,17 +127,23 @@ async fn the_configured_portal_may_call_the_api_from_a_browser_and_no_other_orig
     assert_eq!(reply.header("access-control-allow-origin"), None);
 }
 
-/// A client that stops sending half-way through its body gets a 503 problem once the request
-/// time limit passes; nothing is written and the service goes on answering.
+/// A client that stops sending half-way through its body gets a 503 problem, with the same
+/// security, CORS and request-id headers as any answer, once the request time limit passes;
+/// nothing is written and the service goes on answering.
 #[actix_web::test]
 async fn a_stalled_upload_times_out_with_a_problem_and_writes_nothing() {
-    let app = TestApp::spawn_with(&[("NIEMYET_REQUEST_TIMEOUT_SECS", "1")]).await;
+    let app = TestApp::spawn_with(&[
+        ("NIEMYET_REQUEST_TIMEOUT_SECS", "1"),
+        ("NIEMYET_CORS_ORIGINS", "https://dichvucong.gialai.gov.vn"),
+    ])
+    .await;
     let officer = app.token(Role::Officer, Some("23764"));
     let before = app.table_counts();
     let address = app.address.trim_start_matches("http://").to_owned();
     let head = format!(
         "PUT /api/v1/communes/23764/postings HTTP/1.1\r\nHost: {address}\r\n\
          Authorization: Bearer {officer}\r\nContent-Type: application/json\r\n\
+         Origin: https://dichvucong.gialai.gov.vn\r\nX-Request-Id: stalled-upload-1\r\n\
          Content-Length: 100000\r\n\r\n{{\"postings\": ["
     );
     // A plain socket on a blocking thread: send the head and the start of the body, then wait.
@@ -173,6 +179,21 @@ async fn a_stalled_upload_times_out_with_a_problem_and_writes_nothing() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("application/problem+json"), "{text}");
+    let head = text
+        .split_once("\r\n\r\n")
+        .map(|(h, _)| h)
+        .unwrap_or_default();
+    let head = head.to_ascii_lowercase();
+    for expected in [
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+        "content-security-policy: default-src 'none'",
+        "access-control-allow-origin: https://dichvucong.gialai.gov.vn",
+        "x-request-id: stalled-upload-1",
+    ] {
+        assert!(head.contains(expected), "{expected} missing from:\n{head}");
+    }
     let body: Value = text
         .split_once("\r\n\r\n")
         .and_then(|(_, b)| serde_json::from_str(b).ok())
