@@ -228,9 +228,12 @@ impl Scope {
         if raw == "national" {
             return Ok(Scope::National);
         }
-        UnitCode::province(raw)
-            .map(Scope::Province)
-            .map_err(|_| format!("`{raw}` is neither `national` nor a 2-digit province code"))
+        UnitCode::province(raw).map(Scope::Province).map_err(|_| {
+            format!(
+                "`{}` is neither `national` nor a 2-digit province code",
+                super::codes::clip(raw)
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {

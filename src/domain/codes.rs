@@ -202,7 +202,8 @@ pub fn normalize_decision_number(raw: &str) -> String {
     text::nfc(&upper)
 }
 
-fn clip(s: &str) -> String {
+/// `s` for an error message: control characters dropped, cut at 40 characters.
+pub(crate) fn clip(s: &str) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
     if s.chars().count() > 40 {
         out.push('…');

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::auth::Identity;
 use crate::db::schema::{postings, units};
 use crate::db::{DbConnection, WriteLock, write_tx};
-use crate::domain::codes::{ProcedureCode, normalize_decision_number};
+use crate::domain::codes::{ProcedureCode, clip, normalize_decision_number};
 use crate::domain::gaps::PostingChannel;
 use crate::error::{ApiError, FieldError};
 use crate::repo::audit::{self, AuditEvent};
@@ -231,7 +231,7 @@ impl<'a> Checker<'a> {
             if communes.contains(u) {
                 Ok(u.to_owned())
             } else {
-                Err(format!("`{u}` is not a commune"))
+                Err(format!("`{}` is not a commune", clip(u)))
             }
         })?;
         let code = intern(&mut self.code_index, &mut self.codes, field(1), |c| {
@@ -260,7 +260,7 @@ impl<'a> Checker<'a> {
             d.parse::<NaiveDate>()
                 .ok()
                 .filter(|d| crate::domain::calendar::date_in_range(*d) && *d <= today)
-                .ok_or_else(|| format!("`{d}` is not a date between 1900 and today"))
+                .ok_or_else(|| format!("`{}` is not a date between 1900 and today", clip(d)))
         })?;
         let header = &self.header;
         let optional_text = |i: usize| -> Result<Option<String>, String> {

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod bad_input;
 mod bulk;
 mod changes;
 mod concurrency;
