@@ -594,6 +594,18 @@ pub fn communes_of(conn: &mut DbConnection, province: Option<&str>) -> QueryResu
     query.load(conn)
 }
 
+/// The version of what `summarize` computes. Bump it whenever a change to the gap rules or to
+/// [`Summary`] would summarise the same postings differently: summaries stored by an older build
+/// are then computed again instead of served (their counters alone cannot tell).
+const SUMMARY_VERSION: u32 = 1;
+
+/// A stored summary and the version of the code that computed it.
+#[derive(Serialize, Deserialize)]
+struct StoredSummary<S> {
+    version: u32,
+    summary: S,
+}
+
 /// The summaries of a province's communes on `as_of`: from the cache where the counters are
 /// unchanged, the others computed together (one query for their postings) and cached.
 fn province_summaries(
@@ -646,13 +658,16 @@ fn province_summaries(
             if stored != current {
                 continue;
             }
-            let (Some(&i), Ok(summary)) = (
+            let (Some(&i), Ok(stored)) = (
                 slot_of.get(row.unit_code.as_str()),
-                serde_json::from_str::<Summary>(&row.summary),
+                serde_json::from_str::<StoredSummary<Summary>>(&row.summary),
             ) else {
                 continue;
             };
-            let summary = Arc::new(summary);
+            if stored.version != SUMMARY_VERSION {
+                continue;
+            }
+            let summary = Arc::new(stored.summary);
             cache.store_summary(&row.unit_code, as_of, current, summary.clone());
             out[i] = Some(summary);
         }
@@ -694,7 +709,11 @@ fn province_summaries(
                     catalogue_rev: r.catalogue,
                     reference_rev: r.reference,
                     unit_rev: r.unit,
-                    summary: serde_json::to_string(&*summary).map_err(ApiError::internal)?,
+                    summary: serde_json::to_string(&StoredSummary {
+                        version: SUMMARY_VERSION,
+                        summary: &*summary,
+                    })
+                    .map_err(ApiError::internal)?,
                 });
             }
             *slot = Some(summary);

@@ -928,17 +928,22 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
     assert_eq!(stored, communes, "one stored summary per commune");
 
     // Alter Ia Grai's stored summary; a new instance has nothing in memory and must trust it.
-    {
+    // Alter another commune's too, but as if an older build had stored it: that one must be
+    // computed again.
+    for (commune, extra, version) in [(IA_GRAI, 777, 1), ("10441", 555, 0)] {
         let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
         let row: String = commune_summaries::table
-            .filter(commune_summaries::unit_code.eq(IA_GRAI))
+            .filter(commune_summaries::unit_code.eq(commune))
             .select(commune_summaries::summary)
             .get_result(&mut *conn)
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut summary: Value = serde_json::from_str(&row).unwrap_or_else(|e| panic!("{e}"));
-        summary["ok"] = json!(summary["ok"].as_u64().unwrap_or_default() + 777);
-        diesel::update(commune_summaries::table.filter(commune_summaries::unit_code.eq(IA_GRAI)))
-            .set(commune_summaries::summary.eq(summary.to_string()))
+        let mut stored: Value = serde_json::from_str(&row).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stored["version"], 1, "{stored}");
+        let ok = stored["summary"]["ok"].as_u64().unwrap_or_default();
+        stored["summary"]["ok"] = json!(ok + extra);
+        stored["version"] = json!(version);
+        diesel::update(commune_summaries::table.filter(commune_summaries::unit_code.eq(commune)))
+            .set(commune_summaries::summary.eq(stored.to_string()))
             .execute(&mut *conn)
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -959,7 +964,11 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
     };
     let ok = |r: &Value| r["totals"]["ok"].as_u64().unwrap_or_default();
     let cold = national(sibling.clone()).await;
-    assert_eq!(ok(&cold), ok(&first) + 777, "the stored summary was used");
+    assert_eq!(
+        ok(&cold),
+        ok(&first) + 777,
+        "the current stored summary was used, the older one recomputed"
+    );
 
     // A posting written at Ia Grai makes its stored summary stale: both instances now agree
     // with a summary computed from the postings.
