@@ -201,9 +201,21 @@ fn watch_sqlite(path: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
     }
 }
 
+/// The watcher's connection string: it mostly waits for notifications, so a connection that
+/// died without a word (a restarted server, a dropped network path) must fail within seconds
+/// rather than after TCP's own timeouts of many minutes, for the watcher to reconnect. Settings
+/// already in `url` come first and are overridden.
+fn watcher_url(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}connect_timeout=5&keepalives=1&keepalives_idle=5&keepalives_interval=2\
+         &keepalives_count=3&tcp_user_timeout=10000&application_name=niemyet-revisions"
+    )
+}
+
 /// Returns when `weak` is gone (Ok) or on the first error.
 fn watch_pg(url: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
-    let mut pg = PgConnection::establish(url)?;
+    let mut pg = PgConnection::establish(&watcher_url(url))?;
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut pg)?;
     let mut conn = DbConnection::Pg(pg);
     let mut synced = Instant::now();

@@ -291,3 +291,40 @@ async fn a_stale_if_match_on_decisions_and_exemptions_gets_412_and_changes_nothi
         .await;
     assert_eq!(removed.status, 204);
 }
+
+/// On PostgreSQL each instance keeps one connection that follows the revision counters; it is
+/// opened with keepalive and time-out settings of its own, and the server must accept them.
+#[actix_web::test]
+async fn the_revision_watcher_connects_with_its_own_settings() {
+    use diesel::prelude::*;
+    if !crate::helpers::is_postgres() {
+        return;
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+    loop {
+        let watchers: Count = {
+            let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE application_name = 'niemyet-revisions' AND datname = current_database()",
+            )
+            .get_result(&mut *conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        if watchers.n == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{} watcher connections",
+            watchers.n
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
