@@ -27,6 +27,11 @@ use crate::domain::gaps::PostingChannel;
 use crate::error::{ApiError, FieldError};
 use crate::repo::audit::{self, AuditEvent};
 
+/// The earliest posting date, as the API takes it.
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
+}
+
 /// At most this many problems are reported.
 const MAX_PROBLEMS: usize = 100;
 
@@ -40,13 +45,17 @@ const QUEUE: usize = 2;
 pub struct BulkSummary {
     pub rows: usize,
     pub communes: usize,
-    /// Seconds the checking thread was busy (it runs while the rows are written).
+    /// Seconds the checking thread was busy, not counting its waits for the writer (it runs
+    /// while the rows are written).
     pub check_secs: f64,
+    /// Seconds from the start of the transaction to the first row: the write lock, and dropping
+    /// the indexes and constraints that are rebuilt.
+    pub started_secs: f64,
     /// Seconds spent writing the rows, then checking references and building the indexes.
     pub write_secs: f64,
     pub index_secs: f64,
-    /// Seconds from the end of the index builds to the end of the commit (on SQLite, mostly the
-    /// copy of the write-ahead log into the database file).
+    /// Seconds the commit took (on SQLite, mostly copying the write-ahead log into the
+    /// database file).
     pub commit_secs: f64,
 }
 
@@ -197,6 +206,27 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// The index of a procedure code. Spellings that parse to the same code (`…h48`, `…H48`)
+    /// share one index, so that a pair given twice is found whatever the case.
+    fn code(&mut self, raw: &str) -> Result<u32, String> {
+        if let Some(i) = self.code_index.get(raw) {
+            return Ok(*i);
+        }
+        let code = ProcedureCode::parse(raw).map_err(|e| e.0)?;
+        // The canonical spelling is a key of the index too.
+        let i = match self.code_index.get(code.as_str()) {
+            Some(i) => *i,
+            None => {
+                let i = self.codes.len() as u32;
+                self.code_index.insert(code.as_str().to_owned(), i);
+                self.codes.push(code);
+                i
+            }
+        };
+        self.code_index.insert(raw.to_owned(), i);
+        Ok(i)
+    }
+
     /// Checks line `number` (counted from 1); a problem is recorded and gives `None`.
     fn check(&mut self, number: usize, raw: &str) -> Option<ParsedPosting> {
         let raw = raw.trim_end_matches('\r');
@@ -234,9 +264,7 @@ impl<'a> Checker<'a> {
                 Err(format!("`{}` is not a commune", clip(u)))
             }
         })?;
-        let code = intern(&mut self.code_index, &mut self.codes, field(1), |c| {
-            ProcedureCode::parse(c).map_err(|e| e.0)
-        })?;
+        let code = self.code(field(1))?;
         let channel = PostingChannel::parse(field(2))
             .ok_or_else(|| "the channel must be `counter` or `portal`".to_owned())?;
         let decision = intern(
@@ -259,8 +287,8 @@ impl<'a> Checker<'a> {
         let date = intern(&mut self.date_index, &mut self.dates, field(4), |d| {
             d.parse::<NaiveDate>()
                 .ok()
-                .filter(|d| crate::domain::calendar::date_in_range(*d) && *d <= today)
-                .ok_or_else(|| format!("`{}` is not a date between 1900 and today", clip(d)))
+                .filter(|d| *d >= first_day() && *d <= today)
+                .ok_or_else(|| format!("`{}` is not a date between 2000-01-01 and today", clip(d)))
         })?;
         let header = &self.header;
         let optional_text = |i: usize| -> Result<Option<String>, String> {
@@ -276,6 +304,12 @@ impl<'a> Checker<'a> {
             }
         };
         let (evidence_url, note) = (optional_text(5)?, optional_text(6)?);
+        if evidence_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+        {
+            return Err("evidence_url must be an http or https URL".into());
+        }
         let key = (u64::from(unit) << 33) | (u64::from(code) << 1) | channel as u64;
         if !self.seen.insert(key) {
             return Err(format!(
@@ -350,9 +384,10 @@ enum Message {
         rows: usize,
         payload: Payload,
     },
-    /// Every line was checked: the communes the file names, or every problem found.
+    /// Every line was checked and none had a problem: the communes the file names, and the
+    /// seconds the checker was busy (not waiting for the writer).
     Done {
-        communes: Result<Vec<String>, ApiError>,
+        communes: Vec<String>,
         secs: f64,
     },
 }
@@ -492,53 +527,54 @@ impl Encoder {
 }
 
 /// The checking thread: checks every line, sending the encoded rows while no line has had a
-/// problem, then the outcome. Stops early if the writer has gone (it failed).
+/// problem, then [`Message::Done`] if none had. Returns every problem found, or an encoding error.
+/// If the writer fails (it drops its end of the channel), the remaining lines are still checked,
+/// without encoding, so that the answer lists the file's own problems first.
 fn check_and_encode(
     data: &str,
     mut checker: Checker<'_>,
     mut encoder: Encoder,
-    tx: &SyncSender<Message>,
-) {
+    tx: SyncSender<Message>,
+) -> Result<(), ApiError> {
     let started = Instant::now();
+    let waited = std::cell::Cell::new(std::time::Duration::ZERO);
+    let send = |message: Message| {
+        let began = Instant::now();
+        let sent = tx.send(message).is_ok();
+        waited.set(waited.get() + began.elapsed());
+        sent
+    };
+    let mut writing = true;
     let mut touched = BTreeSet::new();
-    let outcome = checker
-        .check_all(data, |checker, p| {
-            // After the first problem the rows are only checked, to report every problem.
-            if !checker.problems.is_empty() {
-                return Ok(true);
-            }
-            touched.insert(p.unit);
-            encoder.push(checker, &p);
-            if encoder.rows < CHUNK {
-                return Ok(true);
-            }
-            Ok(match encoder.take()? {
-                Some(message) => tx.send(message).is_ok(),
-                None => true,
-            })
-        })
-        .and_then(|()| {
-            if checker.problems.is_empty()
-                && let Some(message) = encoder.take()?
-            {
-                let _ = tx.send(message);
-            }
-            Ok(())
-        });
-    let communes = outcome.and_then(|()| {
-        if checker.problems.is_empty() {
-            Ok(touched
-                .into_iter()
-                .map(|u| checker.units[u as usize].clone())
-                .collect())
-        } else {
-            Err(ApiError::Validation(std::mem::take(&mut checker.problems)))
+    checker.check_all(data, |checker, p| {
+        // After the first problem, or once the writer has failed, lines are only checked.
+        if !writing || !checker.problems.is_empty() {
+            return Ok(true);
         }
-    });
-    let _ = tx.send(Message::Done {
-        communes,
-        secs: started.elapsed().as_secs_f64(),
-    });
+        touched.insert(p.unit);
+        encoder.push(checker, &p);
+        if encoder.rows == CHUNK
+            && let Some(message) = encoder.take()?
+        {
+            writing = send(message);
+        }
+        Ok(true)
+    })?;
+    if !checker.problems.is_empty() {
+        return Err(ApiError::Validation(checker.problems));
+    }
+    if writing && let Some(message) = encoder.take()? {
+        writing = send(message);
+    }
+    if writing {
+        let communes = touched
+            .into_iter()
+            .map(|u| checker.units[u as usize].clone())
+            .collect();
+        let secs = (started.elapsed() - waited.get()).as_secs_f64();
+        send(Message::Done { communes, secs });
+    }
+    Ok(())
 }
 
 /// The postings table's secondary indexes, exactly as the migrations create them.
@@ -598,41 +634,54 @@ pub fn load_postings(
     // it happens inside the load's transaction, so a failure or a crash leaves the table, its
     // indexes and its constraints as they were.
     let lines = lines.count() as i64;
-    let rebuild = postings::table.count().get_result::<i64>(conn)? < lines;
-    if sqlite {
-        // A large page cache keeps the indexes' pages in memory during the load (SQLite's
-        // default is 2 MiB), and index builds may sort on a second thread; both are set back
-        // afterwards. SQLite ignores `foreign_keys` inside a transaction: it is switched off
-        // before, the communes are checked before committing, and it is switched back on after.
-        conn.batch_execute("PRAGMA cache_size = -262144; PRAGMA threads = 1")?;
-        if rebuild {
-            conn.batch_execute("PRAGMA foreign_keys = OFF")?;
+    let sqlite_settings = |conn: &mut DbConnection, load: bool, rebuild: bool| {
+        let sql = match (load, rebuild) {
+            (true, false) => "PRAGMA cache_size = -262144; PRAGMA threads = 1",
+            (true, true) => {
+                "PRAGMA cache_size = -262144; PRAGMA threads = 1; PRAGMA foreign_keys = OFF"
+            }
+            (false, _) => "PRAGMA cache_size = -8192; PRAGMA threads = 0; PRAGMA foreign_keys = ON",
+        };
+        conn.batch_execute(sql)
+    };
+    let result = (|| {
+        let rebuild = postings::table.count().get_result::<i64>(conn)? < lines;
+        if sqlite {
+            // A large page cache keeps the indexes' pages in memory during the load (SQLite's
+            // default is 2 MiB), and index builds may sort on a second thread. SQLite ignores
+            // `foreign_keys` inside a transaction: it is switched off before, and the communes
+            // are checked before committing. All three are set back afterwards.
+            sqlite_settings(conn, true, rebuild)?;
         }
-    }
-    let result = std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel(QUEUE);
-        let checking = scope.spawn(move || check_and_encode(data, checker, encoder, &tx));
-        let began = Instant::now();
-        let written = write_tx(conn, WriteLock::Bulk, |conn| {
-            write_all(conn, rx, rebuild, actor, recorded_at, progress)
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel(QUEUE);
+            let checking = scope.spawn(move || check_and_encode(data, checker, encoder, tx));
+            let began = Instant::now();
+            let written = write_tx(conn, WriteLock::Bulk, |conn| {
+                write_all(conn, rx, rebuild, actor, recorded_at, progress)
+            })
+            .map(|(mut summary, done)| {
+                summary.commit_secs = done.elapsed().as_secs_f64();
+                summary.started_secs = began.elapsed().as_secs_f64()
+                    - summary.write_secs
+                    - summary.index_secs
+                    - summary.commit_secs;
+                summary
+            });
+            // The writer has dropped its end of the channel by now: the checker finishes its
+            // lines without encoding them. The file's own problems come before the writer's.
+            match checking.join() {
+                Ok(Ok(())) => written,
+                Ok(Err(problems)) => Err(problems),
+                Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+                    "the thread checking the file panicked"
+                ))),
+            }
         })
-        .map(|mut summary| {
-            summary.commit_secs =
-                began.elapsed().as_secs_f64() - summary.write_secs - summary.index_secs;
-            summary
-        });
-        // The writer has dropped its end of the channel, so the checker stops if it was not done.
-        match checking.join() {
-            Ok(()) => written,
-            Err(_) => Err(ApiError::internal(anyhow::anyhow!(
-                "the thread checking the file panicked"
-            ))),
-        }
-    });
-    if sqlite {
-        conn.batch_execute(
-            "PRAGMA cache_size = -8192; PRAGMA threads = 0; PRAGMA foreign_keys = ON",
-        )?;
+    })();
+    if sqlite && let Err(e) = sqlite_settings(conn, false, false) {
+        // The load itself is decided; the caller drops the connection anyway.
+        tracing::warn!(error = %e, "could not restore the connection's settings after a load");
     }
     result
 }
@@ -645,7 +694,7 @@ fn write_all(
     actor: &Identity,
     recorded_at: NaiveDateTime,
     progress: &mut dyn FnMut(u64),
-) -> Result<BulkSummary, ApiError> {
+) -> Result<(BulkSummary, Instant), ApiError> {
     if rebuild {
         conn.batch_execute(DROP_INDEXES)?;
         if let DbConnection::Pg(_) = conn {
@@ -659,13 +708,14 @@ fn write_all(
     let started = Instant::now();
     let mut written = 0;
     let (communes, check_secs) = loop {
+        // A checker that stops without `Done` found a problem: it returns it itself.
         let message = rx.recv().map_err(|_| {
             ApiError::internal(anyhow::anyhow!(
                 "the file checker stopped without an answer"
             ))
         })?;
         let rows = match message {
-            Message::Done { communes, secs } => break (communes?, secs),
+            Message::Done { communes, secs } => break (communes, secs),
             Message::Rows { rows, payload } => match (&mut *conn, payload) {
                 (DbConnection::Pg(c), Payload::Copy(data)) => {
                     diesel::copy_from(postings::table)
@@ -746,14 +796,15 @@ fn write_all(
             request_id: None,
         },
     )?;
-    Ok(BulkSummary {
+    let summary = BulkSummary {
         rows: written,
         communes: communes.len(),
         check_secs,
         write_secs,
         index_secs,
-        commit_secs: 0.0,
-    })
+        ..BulkSummary::default()
+    };
+    Ok((summary, Instant::now()))
 }
 
 fn conflict(e: diesel::result::Error) -> ApiError {

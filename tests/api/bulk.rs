@@ -198,6 +198,25 @@ async fn a_generated_province_loads_in_several_chunks_and_its_reports_follow() {
     );
     assert_eq!(app.table_counts(), counts);
 
+    // The same again without its last line, plus a bad one: no larger than the table, so the
+    // rows go in with the indexes in place and the first chunk fails on the clash; the answer
+    // still lists the file's own problem.
+    let mut clashing: Vec<&str> = vec![text.lines().next().unwrap_or_default()];
+    clashing.extend(&rows[..rows.len() - 1]);
+    clashing.push("23764,1.001193,counter,163/QĐ-BTP,2025-02-30");
+    let clashing = scratch.write("clashing.csv", &clashing);
+    let both = load(&app, &clashing).await;
+    assert!(!both.ok);
+    assert!(
+        both.stderr.contains(&format!(
+            "line {}: `2025-02-30` is not a date",
+            rows.len() + 1
+        )),
+        "{}",
+        both.stderr
+    );
+    assert_eq!(app.table_counts(), counts);
+
     // A bad last line, after every other chunk was written: the whole load is rolled back.
     let bad = scratch.write("bad-last.csv", &[text.trim_end(), "not-a-line"]);
     let rolled_back = load(&app, &bad).await;
@@ -233,6 +252,10 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
             "23764,1.001193,portal,\"163/QĐ\"x,2025-07-03,,",
             "23764,1.001193,portal,,2025-07-03,,",
             "23764,1.001193,portal,163/QĐ-BTP,2025-07-03,,\"a\u{7}b\"",
+            "23764,1.001612.000.00.00.h48,counter,163/QĐ-BTP,2025-07-03,,",
+            "23764,1.001612.000.00.00.H48,counter,163/QĐ-BTP,2025-07-03,,",
+            "23764,1.004222,counter,163/QĐ-BTP,1999-12-31,,",
+            "23764,1.000080,portal,163/QĐ-BTP,2025-07-03,ftp://example.vn/a,",
         ],
     );
     let run = load(&app, &file).await;
@@ -244,21 +267,25 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
             .lines()
             .filter(|l| l.starts_with("line "))
             .count(),
-        10,
+        13,
         "a dry run lists the same problems:\n{}",
         dry.stderr
     );
     for expected in [
         "line 3: `99999` is not a commune",
         "line 4: the channel must be `counter` or `portal`",
-        "line 5: `2025-02-30` is not a date between 1900 and today",
-        "line 6: `2999-01-01` is not a date between 1900 and today",
+        "line 5: `2025-02-30` is not a date between 2000-01-01 and today",
+        "line 6: `2999-01-01` is not a date between 2000-01-01 and today",
         "line 7: `../etc/passwd` is not a procedure code",
         "line 8: 23764 1.001193 counter appears twice in the file",
         "line 9: 5 fields; the header has 7",
         "line 10: text after a closing quote",
         "line 11: the decision number must be 1 to 100 characters",
         "line 12: note is too long or has control characters",
+        // Two spellings of one code are one pair.
+        "line 14: 23764 1.001612.000.00.00.H48 counter appears twice in the file",
+        "line 15: `1999-12-31` is not a date between 2000-01-01 and today",
+        "line 16: evidence_url must be an http or https URL",
     ] {
         assert!(
             run.stderr.contains(expected),
