@@ -597,7 +597,7 @@ pub fn communes_of(conn: &mut DbConnection, province: Option<&str>) -> QueryResu
 /// The version of what `summarize` computes. Bump it whenever a change to the gap rules or to
 /// [`Summary`] would summarise the same postings differently: summaries stored by an older build
 /// are then computed again instead of served (their counters alone cannot tell).
-const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 1;
 
 /// A stored summary and the version of the code that computed it.
 #[derive(Serialize, Deserialize)]
