@@ -191,18 +191,18 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; reading {:.2}s, \
-                 preparing the table {:.2}s, writing {:.2}s while checking {:.2}s, \
-                 references and indexes {:.2}s, commit {:.2}s)",
+                 writing {:.2}s while checking {:.2}s, references and indexes {:.2}s, \
+                 commit {:.2}s, the rest of the transaction {:.2}s)",
                 summary.rows,
                 summary.communes,
                 secs,
                 summary.rows as f64 / secs,
                 ready,
-                summary.started_secs,
                 summary.write_secs,
                 summary.check_secs,
                 summary.index_secs,
                 summary.commit_secs,
+                summary.other_secs,
             );
             if !no_summaries {
                 let started = Instant::now();
