@@ -25,7 +25,28 @@ pub enum Role {
     Auditor,
 }
 
+/// A caller's token does not allow what it asked: a 403 at the edge, whatever layer finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied(pub String);
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        ApiError::Forbidden(d.0)
+    }
+}
+
 impl Role {
+    /// The role with its article, for messages: "an admin", "an officer", "an auditor", "an
+    /// editor".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Admin => "an admin",
+            Role::Editor => "an editor",
+            Role::Officer => "an officer",
+            Role::Auditor => "an auditor",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -230,12 +251,12 @@ pub struct Identity {
 
 impl Identity {
     /// 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    pub fn require(&self, roles: &[Role]) -> Result<(), Denied> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
             let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::Forbidden(format!(
+            Err(Denied(format!(
                 "this needs the role {}; the token has `{}`",
                 allowed.join(" or "),
                 self.role.as_str()
@@ -249,7 +270,7 @@ impl Identity {
 
     /// Reading a commune's postings and report: its officer, an auditor of its province or of
     /// the country, an admin.
-    pub fn require_commune_read(&self, commune: &str, province: &str) -> Result<(), ApiError> {
+    pub fn require_commune_read(&self, commune: &str, province: &str) -> Result<(), Denied> {
         let allowed = match self.role {
             Role::Admin => true,
             Role::Officer => self.unit_is(commune),
@@ -260,7 +281,7 @@ impl Identity {
     }
 
     /// Writing a commune's postings: its officer or an admin.
-    pub fn require_commune_write(&self, commune: &str) -> Result<(), ApiError> {
+    pub fn require_commune_write(&self, commune: &str) -> Result<(), Denied> {
         let allowed = match self.role {
             Role::Admin => true,
             Role::Officer => self.unit_is(commune),
@@ -270,7 +291,7 @@ impl Identity {
     }
 
     /// Reading a province's report: an auditor of that province or of the country, an admin.
-    pub fn require_province_read(&self, province: &str) -> Result<(), ApiError> {
+    pub fn require_province_read(&self, province: &str) -> Result<(), Denied> {
         let allowed = match self.role {
             Role::Admin => true,
             Role::Auditor => self.unit.is_none() || self.unit_is(province),
@@ -280,13 +301,13 @@ impl Identity {
     }
 
     /// Reading across the country: a national auditor or an admin.
-    pub fn require_national_read(&self) -> Result<(), ApiError> {
+    pub fn require_national_read(&self) -> Result<(), Denied> {
         let allowed =
             matches!(self.role, Role::Admin) || (self.role == Role::Auditor && self.unit.is_none());
         self.allowed(allowed, "the whole country")
     }
 
-    fn allowed(&self, allowed: bool, what: &str) -> Result<(), ApiError> {
+    fn allowed(&self, allowed: bool, what: &str) -> Result<(), Denied> {
         if allowed {
             Ok(())
         } else {
@@ -295,9 +316,9 @@ impl Identity {
                 .as_ref()
                 .map(|u| format!(" of unit {u}"))
                 .unwrap_or_default();
-            Err(ApiError::Forbidden(format!(
-                "a token for a {}{unit} has no access to {what}",
-                self.role.as_str()
+            Err(Denied(format!(
+                "a token for {}{unit} has no access to {what}",
+                self.role.with_article()
             )))
         }
     }

@@ -8,12 +8,13 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use crate::auth::{Identity, JwtKeys, Role, parse_ttl};
+use crate::auth::{JwtKeys, Role, parse_ttl};
 use crate::config::Settings;
 use crate::db;
 use crate::services::catalogue::{ImportOptions, import_catalogue};
 use crate::services::units::import_units;
-use crate::services::{gunzip_limited, is_gzip};
+use crate::services::write::Actor;
+use crate::services::{ServiceError, gunzip_limited, is_gzip};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,7 +99,11 @@ pub enum Command {
 /// Runs a command that is not `serve`.
 pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Serve => actix_web::rt::System::new().block_on(async move {
+            let app = crate::startup::Application::build(settings.clone()).await?;
+            app.run_until_stopped().await?;
+            Ok(())
+        }),
         Command::Openapi => {
             print!("{}", crate::openapi::spec_json());
             Ok(())
@@ -164,7 +169,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
-            let communes = crate::services::reports::communes_of(&mut conn, None)?
+            let communes = crate::repo::units::communes_of(&mut conn, None)?
                 .into_iter()
                 .map(|u| u.code)
                 .collect();
@@ -184,10 +189,11 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 &data,
                 &communes,
                 today,
-                &Identity::system(),
+                &Actor::system(),
                 &mut |_| {},
             )
-            .map_err(describe)?;
+            .map_err(describe)?
+            .without_cache();
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; reading {:.2}s, \
@@ -207,7 +213,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             if !no_summaries {
                 let started = Instant::now();
                 let cache =
-                    crate::services::cache::ReportCache::new(0, db::counters::Counters::new());
+                    crate::cache::ReportCache::new(0, crate::cache::counters::Counters::new());
                 crate::services::reports::national_report(&mut conn, Some(&pool), &cache, today)
                     .map_err(describe)?;
                 eprintln!(
@@ -234,8 +240,9 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
-            let summary = import_units(&mut conn, &data, valid_from, &Identity::system())
-                .map_err(describe)?;
+            let summary = import_units(&mut conn, &data, valid_from, &Actor::system())
+                .map_err(describe)?
+                .without_cache();
             eprintln!(
                 "units: {} rows, {} inserted, {} updated in {:.2}s",
                 summary.rows,
@@ -288,15 +295,10 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                     bar.set_position(n);
                 }
             };
-            let summary = import_catalogue(
-                &mut conn,
-                &data,
-                &options,
-                &Identity::system(),
-                None,
-                &mut progress,
-            )
-            .map_err(describe)?;
+            let summary =
+                import_catalogue(&mut conn, &data, &options, &Actor::system(), &mut progress)
+                    .map_err(describe)?
+                    .without_cache();
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -322,16 +324,16 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
     }
 }
 
-fn describe(e: crate::error::ApiError) -> anyhow::Error {
+fn describe(e: ServiceError) -> anyhow::Error {
     match e {
-        crate::error::ApiError::Validation(errors) => {
+        ServiceError::Validation(errors) => {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect();
             anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
         }
-        crate::error::ApiError::Internal(cause) => cause,
+        ServiceError::Internal(cause) => cause,
         other => anyhow::anyhow!("{other}"),
     }
 }

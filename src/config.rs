@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn defaults_are_a_local_sqlite_file_in_development() {
-        let s = settings(&[]).unwrap_or_else(|e| panic!("{e}"));
+        let s = settings(&[]).expect("valid settings");
         assert_eq!(s.database.target, "data/niemyet.db");
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!(s.environment, Environment::Development);
@@ -275,7 +275,7 @@ mod tests {
             "NIEMYET_CORS_ORIGINS",
             "https://dichvucong.gialai.gov.vn, http://localhost:3000",
         )])
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("valid settings");
         assert_eq!(
             s.cors_origins,
             ["https://dichvucong.gialai.gov.vn", "http://localhost:3000"]
@@ -297,8 +297,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = settings(&[("NIEMYET_JWT_SECRET", "very-secret-value")])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s = settings(&[("NIEMYET_JWT_SECRET", "very-secret-value")]).expect("valid settings");
         assert!(!format!("{s:?}").contains("very-secret-value"));
     }
 }

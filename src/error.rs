@@ -11,24 +11,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One problem with one input field.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// Where the problem is: a field name, a JSON path such as `items[2].effective_on`, or a line
-    /// such as `line 17`.
-    pub field: String,
-    /// What is wrong, in plain words.
-    pub message: String,
-}
+use crate::db::DbError;
+use crate::services::ServiceError;
 
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::FieldError;
 
 /// RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,18 +125,6 @@ impl ApiError {
     }
 }
 
-/// Writes an error and its whole chain of causes on one line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 struct Chain<'a>(&'a anyhow::Error);
 
 impl fmt::Display for Chain<'_> {
@@ -219,22 +193,31 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+/// The one place a service's error becomes a status.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            Error::NotFound => ApiError::NotFound("no such resource".into()),
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                ApiError::Unavailable(info.message().to_owned())
-            }
-            other => ApiError::Internal(other.into()),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
+            ServiceError::Validation(errors) => ApiError::Validation(errors),
+            ServiceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(e: diesel::r2d2::PoolError) -> Self {
-        ApiError::Unavailable(e.to_string())
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 

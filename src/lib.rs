@@ -2,6 +2,7 @@
 //! office has publicly posted of it.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -3,11 +3,11 @@
 
 use chrono::NaiveDate;
 
-use crate::auth::Identity;
 use crate::db::DbConnection;
-use crate::error::ApiError;
+use crate::services::ServiceError;
 use crate::services::catalogue::{ImportOptions, ImportSummary, import_catalogue};
 use crate::services::units::{UnitImportSummary, import_units};
+use crate::services::write::Actor;
 use crate::services::{GunzipError, gunzip_limited};
 
 pub const UNITS_CSV: &str = include_str!("../data/admin-units-2025.csv");
@@ -34,65 +34,55 @@ pub struct SeedReport {
 }
 
 /// Loads the bundled units into an empty unit table and the bundled catalogue into an empty
-/// catalogue. A database that has either keeps it.
-pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
+/// catalogue. A database that has either keeps it. Runs before the server listens: no cache to
+/// tell.
+pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ServiceError> {
     let mut report = SeedReport::default();
+    let system = Actor::system();
     if crate::repo::units::count(conn)? == 0 {
-        report.units = Some(import_units(
-            conn,
-            UNITS_CSV,
-            two_tier_start(),
-            &Identity::system(),
-        )?);
+        report.units =
+            Some(import_units(conn, UNITS_CSV, two_tier_start(), &system)?.without_cache());
     }
     if crate::repo::catalogue::count_procedures(conn)? == 0 {
-        let data = catalogue_bytes().map_err(ApiError::internal)?;
+        let data = catalogue_bytes().map_err(ServiceError::internal)?;
         let options = ImportOptions {
             effective_on: two_tier_start(),
             dry_run: false,
             source: format!("{CATALOGUE_NAME} (bundled)"),
             if_match: None,
         };
-        report.catalogue = Some(import_catalogue(
-            conn,
-            &data,
-            &options,
-            &Identity::system(),
-            None,
-            &mut |_| {},
-        )?);
+        report.catalogue =
+            Some(import_catalogue(conn, &data, &options, &system, &mut |_| {})?.without_cache());
     }
     Ok(report)
 }
 
 pub const HOLIDAYS_CSV: &str = include_str!("../data/holidays-vn.csv");
 
-/// Loads the bundled public holidays into an empty holiday table.
-pub fn seed_holidays_if_empty(conn: &mut DbConnection) -> Result<usize, ApiError> {
-    use crate::repo::postings::{HolidayRow, count_holidays, replace_holidays};
-    if count_holidays(conn)? > 0 {
-        return Ok(0);
-    }
+/// The bundled public holidays (`day,name` with a header line).
+pub fn bundled_holidays() -> Result<Vec<crate::repo::postings::HolidayRow>, ServiceError> {
     let mut rows = Vec::new();
-    for line in HOLIDAYS_CSV
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-    {
-        let (day, name) = line
-            .split_once(',')
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad holiday line `{line}`")))?;
-        let day: NaiveDate = day.parse().map_err(ApiError::internal)?;
-        rows.push(HolidayRow {
-            day,
+    crate::services::csv::read_lines(HOLIDAYS_CSV, |line, record| {
+        let bad = || ServiceError::internal(anyhow::anyhow!("bad holiday on line {line}"));
+        let record = record.map_err(|_| bad())?;
+        if line == 1 {
+            return Ok(true);
+        }
+        let (Some(day), Some(name), None) = (record.get(0), record.get(1), record.get(2)) else {
+            return Err(bad());
+        };
+        rows.push(crate::repo::postings::HolidayRow {
+            day: day.parse::<NaiveDate>().map_err(|_| bad())?,
             name: name.to_owned(),
         });
-    }
-    crate::db::write_tx(conn, crate::db::WriteLock::Reference, |conn| {
-        replace_holidays(conn, &rows)?;
-        Ok::<_, ApiError>(())
+        Ok(true)
     })?;
-    Ok(rows.len())
+    Ok(rows)
+}
+
+/// Loads the bundled public holidays into an empty holiday table.
+pub fn seed_holidays_if_empty(conn: &mut DbConnection) -> Result<usize, ServiceError> {
+    crate::services::settings::seed_holidays(conn, &bundled_holidays()?)
 }
 
 /// The demo decisions' numbers; their presence marks a database that has the demo.
@@ -101,7 +91,7 @@ pub const DEMO_ABOLITION: &str = "1357/QĐ-BCA";
 pub const DEMO_PROVINCIAL: &str = "85/QĐ-UBND";
 
 /// Whether a demo was begun on this database (one of its decisions exists).
-pub fn demo_started(conn: &mut DbConnection) -> Result<bool, ApiError> {
+pub fn demo_started(conn: &mut DbConnection) -> Result<bool, ServiceError> {
     use crate::domain::codes::normalize_decision_number;
     use crate::repo::catalogue::decision_number_taken;
     Ok(
@@ -128,12 +118,12 @@ fn d(s: &str) -> NaiveDate {
 /// Then: decision 2468/QĐ-BTP amends two civil-status procedures from 2026-10-01, 1357/QĐ-BCA
 /// abolishes a residence procedure from 2026-11-02, and Hà Nội's 85/QĐ-UBND sets its own fees
 /// for permanent residence registration from 2026-08-03. Every demo decision says so in its title.
-pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
+pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError> {
     use crate::domain::catalogue::{ContentPatch, ItemAction, ItemInput, Scope};
     use crate::domain::codes::{DecisionNumber, ProcedureCode, UnitCode};
     use crate::domain::gaps::PostingChannel;
     use crate::services::catalogue::{DecisionInput, create_decision};
-    use crate::services::postings::{PostingInput, WriteContext, replace_inventory};
+    use crate::services::postings::{PostingInput, replace_inventory};
 
     // Each step (one commune's inventory, one decision) runs only if it has not run yet, so an
     // interrupted first start completes the demo on the next one.
@@ -142,9 +132,9 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             return Ok(false);
         }
     }
-    let system = Identity::system();
+    let system = Actor::system();
     let start = two_tier_start();
-    let catalogue = crate::services::reports::load_catalogue(conn, None)?;
+    let catalogue = crate::repo::catalogue::load_catalogue(conn, None)?;
     let view = catalogue.for_province("82", start);
     let required: Vec<(String, Option<String>, String)> = view
         .required_versions()
@@ -160,9 +150,10 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
         return Ok(false);
     }
     let code =
-        |s: &str| ProcedureCode::parse(s).map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)));
-    let number =
-        |s: &str| DecisionNumber::parse(s).map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)));
+        |s: &str| ProcedureCode::parse(s).map_err(|e| ServiceError::internal(anyhow::anyhow!(e.0)));
+    let number = |s: &str| {
+        DecisionNumber::parse(s).map_err(|e| ServiceError::internal(anyhow::anyhow!(e.0)))
+    };
     let has = |c: &str| required.iter().any(|(code, _, _)| code == c);
 
     let inventory =
@@ -212,7 +203,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
     let my_duc =
         inventory(&|i, ch| (ch == PostingChannel::Counter && i % 5 < 2).then_some("2025-09-05"));
 
-    let catalogue = crate::services::reports::load_catalogue(conn, None)?;
+    let catalogue = crate::repo::catalogue::load_catalogue(conn, None)?;
     let mut loaded = false;
     for (unit, posted, on) in [
         ("30130", &thanh_binh, "2025-07-03"),
@@ -224,27 +215,17 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
             continue;
         }
         loaded = true;
-        replace_inventory(
-            conn,
-            unit,
-            posted,
-            d(on),
-            &catalogue,
-            WriteContext {
-                actor: &system,
-                if_match: None,
-                request_id: None,
-            },
-        )?;
+        replace_inventory(conn, unit, posted, d(on), &catalogue, (&system, None))?.without_cache();
     }
 
     let note = "Dữ liệu minh họa (demo) của niemyet";
-    let pending = |conn: &mut DbConnection, number: &str, scope: &str| -> Result<bool, ApiError> {
-        let norm = crate::domain::codes::normalize_decision_number(number);
-        Ok(!crate::repo::catalogue::decision_number_taken(
-            conn, &norm, scope,
-        )?)
-    };
+    let pending =
+        |conn: &mut DbConnection, number: &str, scope: &str| -> Result<bool, ServiceError> {
+            let norm = crate::domain::codes::normalize_decision_number(number);
+            Ok(!crate::repo::catalogue::decision_number_taken(
+                conn, &norm, scope,
+            )?)
+        };
     if has("1.001193") && has("1.000656") && pending(conn, DEMO_AMENDMENT, "national")? {
         loaded = true;
         let amended_documents = ContentPatch {
@@ -270,12 +251,11 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
                             patch: Some(amended_documents.clone()),
                         })
                     })
-                    .collect::<Result<_, ApiError>>()?,
+                    .collect::<Result<_, ServiceError>>()?,
             },
-            &system,
-            None,
-            None,
-        )?;
+            (&system, None),
+        )?
+        .without_cache();
     }
     let residence: Vec<&String> = required
         .iter()
@@ -300,15 +280,14 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
                     patch: None,
                 }],
             },
-            &system,
-            None,
-            None,
-        )?;
+            (&system, None),
+        )?
+        .without_cache();
     }
     if has("1.004222") && pending(conn, DEMO_PROVINCIAL, "01")? {
         loaded = true;
         let hanoi =
-            UnitCode::province("01").map_err(|e| ApiError::internal(anyhow::anyhow!(e.0)))?;
+            UnitCode::province("01").map_err(|e| ServiceError::internal(anyhow::anyhow!(e.0)))?;
         let fees = crate::domain::catalogue::Channel {
             method: crate::domain::catalogue::Method::Direct,
             time_value: Some(5.0),
@@ -334,10 +313,9 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {
                     }),
                 }],
             },
-            &system,
-            None,
-            None,
-        )?;
+            (&system, None),
+        )?
+        .without_cache();
     }
     Ok(loaded)
 }

@@ -9,11 +9,12 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::JwtKeys;
+use crate::cache::ReportCache;
+use crate::cache::counters::{self, Counters};
 use crate::config::Settings;
 use crate::db::{self, Db};
 use crate::routes;
 use crate::seed;
-use crate::services::cache::ReportCache;
 
 pub struct Application {
     port: u16,
@@ -40,7 +41,7 @@ pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<
         return Ok(());
     }
     let failed = |what: &'static str| {
-        move |e: crate::error::ApiError| anyhow::anyhow!("seeding {what} failed: {e:?}")
+        move |e: crate::services::ServiceError| anyhow::anyhow!("seeding {what} failed: {e}")
     };
     let report = seed::seed_if_empty(&mut conn).map_err(failed("units and catalogue"))?;
     if let Some(u) = report.units {
@@ -86,13 +87,14 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let db = Db::new(pool);
-        crate::db::counters::watch(settings.database.clone(), &db.counters());
+        let counters = Counters::new();
+        counters::watch(settings.database.clone(), &counters);
         let policy = crate::http::HttpPolicy {
             cors_origins: settings.cors_origins.clone(),
             request_timeout: settings.request_timeout,
             hsts: settings.environment == crate::config::Environment::Production,
         };
-        let server = run(listener, db, keys, policy, settings.workers)?;
+        let server = run(listener, db, counters, keys, policy, settings.workers)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })
     }
@@ -120,12 +122,13 @@ const REPORT_BODY_BUDGET: usize = 64 * 1024 * 1024;
 fn run(
     listener: TcpListener,
     db: Db,
+    counters: std::sync::Arc<Counters>,
     keys: JwtKeys,
     policy: crate::http::HttpPolicy,
     workers: usize,
 ) -> anyhow::Result<Server> {
     let policy = web::Data::new(policy);
-    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, db.counters()));
+    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, counters));
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
     let server = HttpServer::new(move || {

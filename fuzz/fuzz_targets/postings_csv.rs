@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use niemyet::error::ApiError;
+use niemyet::services::ServiceError;
 use niemyet::services::bulk::check_postings;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
     match check_postings(text, &communes, today) {
         Ok(rows) => assert!(rows < text.lines().count().max(1)),
-        Err(ApiError::Validation(problems)) => {
+        Err(ServiceError::Validation(problems)) => {
             assert!((1..=100).contains(&problems.len()), "{problems:?}")
         }
         Err(other) => panic!("{other}"),

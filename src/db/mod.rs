@@ -1,10 +1,9 @@
 //! Storage: one connection type over PostgreSQL and SQLite, the pool, migrations, and the helpers
 //! every database call goes through (`Db::run` off the executor, `write_tx` for locked writes).
+//! This layer knows nothing above it: no queries of the application's tables (`repo`), no cache,
+//! no HTTP.
 
-pub mod counters;
 pub mod schema;
-
-use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -13,8 +12,6 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-
-use crate::error::ApiError;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -256,25 +253,26 @@ where
     }
 }
 
+/// Why a call could not reach the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection within the pool's time-out, or the database refused one.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
 /// The pool, shared by handlers. `run` is the only way handlers reach the database: it takes a
 /// connection and runs the closure on actix's blocking thread pool, inside the caller's span.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
-    counters: Arc<counters::Counters>,
 }
 
 impl Db {
     pub fn new(pool: DbPool) -> Self {
-        Self {
-            pool,
-            counters: counters::Counters::new(),
-        }
-    }
-
-    /// The in-memory revision counters this handle keeps current after its own writes.
-    pub fn counters(&self) -> Arc<counters::Counters> {
-        self.counters.clone()
+        Self { pool }
     }
 
     /// The pool, for work that spreads over several connections.
@@ -282,28 +280,26 @@ impl Db {
         self.pool.clone()
     }
 
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` with a pooled connection on the blocking thread pool. The closure's own error
+    /// type comes back as it is; failing to get a connection or to run the task becomes that
+    /// error through `From<DbError>`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let counters = self.counters.clone();
         let span = tracing::Span::current();
         web::block(move || {
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(ApiError::from)?;
-            counters::take_bumped();
-            let result = f(&mut conn);
-            // Whatever `f` committed is in the copy before the response leaves.
-            let bumped = counters::take_bumped();
-            if !bumped.is_empty() {
-                counters.refresh(&mut conn, &bumped);
-            }
-            result
+            let mut conn = pool
+                .get()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            f(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+        .map_err(|e| DbError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
     }
 }
 

@@ -8,8 +8,7 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 /// Today in Vietnam (UTC+7, no daylight saving): the day an office means by "today", which
 /// differs from the UTC date from midnight to 7 a.m.
 pub fn today_in_vietnam() -> NaiveDate {
-    let offset = chrono::FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| unreachable!());
-    chrono::Utc::now().with_timezone(&offset).date_naive()
+    (chrono::Utc::now() + chrono::TimeDelta::hours(7)).date_naive()
 }
 
 /// The dates the service accepts: anything outside is a typing error, not an administrative date.

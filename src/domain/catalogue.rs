@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::FieldError;
 use super::codes::{ProcedureCode, UnitCode, normalize_decision_number};
-use crate::error::FieldError;
 
 /// Level of government that carries out a procedure (cấp thực hiện).
 #[derive(

@@ -37,7 +37,7 @@ fn content(name: &str, fee: i64) -> ProcedureContent {
 }
 
 fn code(s: &str) -> ProcedureCode {
-    ProcedureCode::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    ProcedureCode::parse(s).expect("a valid procedure code")
 }
 
 fn sectors() -> HashSet<String> {
@@ -128,7 +128,7 @@ fn the_applicable_version_changes_on_the_effective_date_not_the_day_before() {
         )],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     apply(&mut rows, &planned);
     let at = |date: &str| applicable(&rows, None, d(date)).map(|v| v.id.clone());
     assert_eq!(at("2026-03-31").as_deref(), Some("v0"));
@@ -146,7 +146,7 @@ fn the_applicable_version_changes_on_the_effective_date_not_the_day_before() {
 #[test]
 fn a_provincial_version_wins_in_its_province_and_a_national_abolition_ends_it() {
     let mut rows = base();
-    let hcm = Scope::Province(UnitCode::province("79").unwrap_or_else(|e| panic!("{e}")));
+    let hcm = Scope::Province(UnitCode::province("79").expect("a valid province code"));
     let planned = plan(
         &hcm,
         "2026-01-01",
@@ -157,7 +157,7 @@ fn a_provincial_version_wins_in_its_province_and_a_national_abolition_ends_it() 
         )],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     assert!(
         planned[0].closes.is_empty(),
         "a provincial amendment leaves the national version alone"
@@ -182,7 +182,7 @@ fn a_provincial_version_wins_in_its_province_and_a_national_abolition_ends_it() 
         vec![item(ItemAction::Abolished, "2026-06-01", None)],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     assert_eq!(
         planned[0].closes.len(),
         2,
@@ -199,14 +199,14 @@ fn a_provincial_version_wins_in_its_province_and_a_national_abolition_ends_it() 
 #[test]
 fn a_national_abolition_keeps_an_earlier_provincial_abolition() {
     let mut rows = base();
-    let hanoi = Scope::Province(UnitCode::province("01").unwrap_or_else(|e| panic!("{e}")));
+    let hanoi = Scope::Province(UnitCode::province("01").expect("a valid province code"));
     let planned = plan(
         &hanoi,
         "2026-02-01",
         vec![item(ItemAction::Abolished, "2026-03-02", None)],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     apply(&mut rows, &planned);
     let planned = plan(
         &Scope::National,
@@ -214,7 +214,7 @@ fn a_national_abolition_keeps_an_earlier_provincial_abolition() {
         vec![item(ItemAction::Abolished, "2026-12-01", None)],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     apply(&mut rows, &planned);
     let in_hanoi =
         applicable(&rows, Some("01"), d("2026-12-02")).map(|v| (v.abolished, v.valid_from));
@@ -271,7 +271,7 @@ fn a_change_before_a_recorded_later_change_is_refused() {
         )],
         &rows,
     )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    .expect("the decision is valid");
     apply(&mut rows, &planned);
     for eff in ["2026-03-15", "2026-04-01"] {
         let errors = plan(
@@ -379,7 +379,7 @@ proptest! {
             date = date.checked_add_days(Days::new(gap)).unwrap_or(date);
             let scope = match province {
                 None => Scope::National,
-                Some(p) => Scope::Province(UnitCode::province(p).unwrap_or_else(|e| panic!("{e}"))),
+                Some(p) => Scope::Province(UnitCode::province(p).expect("a valid province code")),
             };
             let signed = date.to_string();
             let items = vec![ItemInput { action, code: code("1.001193"), effective_on: date, patch }];

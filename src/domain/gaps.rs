@@ -97,6 +97,59 @@ impl FindingKind {
     }
 }
 
+// A kind added to `FindingKind` must be added here too: the matches below stop compiling until
+// it is, and so does every aggregation that destructures the counts.
+/// Findings per kind: every kind present, zero included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KindCounts {
+    pub missing: u64,
+    pub outdated: u64,
+    pub must_remove: u64,
+    pub not_applicable: u64,
+    pub premature: u64,
+    pub unknown_procedure: u64,
+}
+
+impl KindCounts {
+    fn slot(&mut self, kind: FindingKind) -> &mut u64 {
+        match kind {
+            FindingKind::Missing => &mut self.missing,
+            FindingKind::Outdated => &mut self.outdated,
+            FindingKind::MustRemove => &mut self.must_remove,
+            FindingKind::NotApplicable => &mut self.not_applicable,
+            FindingKind::Premature => &mut self.premature,
+            FindingKind::UnknownProcedure => &mut self.unknown_procedure,
+        }
+    }
+
+    pub fn get(self, kind: FindingKind) -> u64 {
+        let mut counts = self;
+        *counts.slot(kind)
+    }
+
+    pub fn add(&mut self, kind: FindingKind, n: u64) {
+        *self.slot(kind) += n;
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &KindCounts) {
+        let KindCounts {
+            missing,
+            outdated,
+            must_remove,
+            not_applicable,
+            premature,
+            unknown_procedure,
+        } = *other;
+        self.missing += missing;
+        self.outdated += outdated;
+        self.must_remove += must_remove;
+        self.not_applicable += not_applicable;
+        self.premature += premature;
+        self.unknown_procedure += unknown_procedure;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -249,6 +302,33 @@ pub struct SectorSummary {
     pub completeness: f64,
 }
 
+impl SectorSummary {
+    /// An empty summary of `sector_code`.
+    pub fn of(sector_code: &str) -> Self {
+        SectorSummary {
+            sector_code: sector_code.to_owned(),
+            ..SectorSummary::default()
+        }
+    }
+
+    /// Adds the pairs of `other` (the same sector elsewhere); `completeness` is recomputed.
+    pub fn absorb(&mut self, other: &SectorSummary) {
+        let SectorSummary {
+            sector_code: _,
+            required_pairs,
+            ok,
+            missing,
+            outdated,
+            completeness: _,
+        } = other;
+        self.required_pairs += required_pairs;
+        self.ok += ok;
+        self.missing += missing;
+        self.outdated += outdated;
+        self.completeness = percent(self.ok, self.required_pairs);
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Summary {
     /// Procedures the commune must post.
@@ -259,7 +339,7 @@ pub struct Summary {
     /// ok / required pairs, in percent (100 when nothing is required).
     pub completeness: f64,
     /// Findings per kind (every kind present, zero included).
-    pub counts: BTreeMap<FindingKind, u64>,
+    pub counts: KindCounts,
     pub overdue: u64,
     /// Required pairs posted with the applicable version on or before their due date.
     pub timely: u64,
@@ -329,7 +409,7 @@ struct Ctx<'a> {
 struct Collector {
     keep: bool,
     findings: Vec<Finding>,
-    counts: BTreeMap<FindingKind, u64>,
+    counts: KindCounts,
     overdue: u64,
 }
 
@@ -348,7 +428,7 @@ impl Collector {
         observed: Option<Observed>,
         trigger: Option<NaiveDate>,
     ) {
-        *self.counts.entry(kind).or_default() += 1;
+        self.counts.add(kind, 1);
         if self.keep {
             let finding = ctx.finding(kind, code, channel, version, observed, trigger);
             self.overdue += u64::from(finding.overdue);
@@ -536,7 +616,7 @@ fn run(
     let mut out = Collector {
         keep,
         findings: Vec::new(),
-        counts: BTreeMap::new(),
+        counts: KindCounts::default(),
         overdue: 0,
     };
     let mut matched: HashSet<(&str, PostingChannel)> = HashSet::new();
@@ -553,10 +633,7 @@ fn run(
         summary.required_procedures += 1;
         let sector = sectors
             .entry(current.sector_code.clone())
-            .or_insert_with(|| SectorSummary {
-                sector_code: current.sector_code.clone(),
-                ..SectorSummary::default()
-            });
+            .or_insert_with(|| SectorSummary::of(&current.sector_code));
         for &channel in &required_channels {
             summary.required_pairs += 1;
             sector.required_pairs += 1;
@@ -682,10 +759,7 @@ fn run(
             b.kind,
         ))
     });
-    summary.counts = FindingKind::ALL
-        .iter()
-        .map(|k| (*k, out.counts.get(k).copied().unwrap_or(0)))
-        .collect();
+    summary.counts = out.counts;
     summary.overdue = out.overdue;
     summary.completeness = percent(summary.ok, summary.required_pairs);
     summary.timely_rate = percent(summary.timely, summary.required_pairs);

@@ -194,7 +194,7 @@ fn nothing_posted_is_missing_with_its_deadline() {
     let e = run("2026-03-02", "52", &[], &[], &ProvinceRules::default());
     assert_eq!(e.summary.required_procedures, 2);
     assert_eq!(e.summary.required_pairs, 4);
-    assert_eq!(e.summary.counts[&FindingKind::Missing], 4);
+    assert_eq!(e.summary.counts.missing, 4);
     assert_eq!(e.summary.completeness, 0.0);
     let a = find(&e, "1.000001", PostingChannel::Counter)[0];
     assert_eq!(a.kind, FindingKind::Missing);

@@ -27,30 +27,62 @@ pub struct AuditRow {
     pub province_code: Option<String>,
 }
 
+/// What an entry is about: the entities writes are recorded for (the `entity` filter accepts
+/// these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Entity {
+    Decision,
+    Exemption,
+    Holidays,
+    Inspection,
+    Postings,
+    ProvinceSettings,
+    Sector,
+    Units,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 8] = [
+        Entity::Decision,
+        Entity::Exemption,
+        Entity::Holidays,
+        Entity::Inspection,
+        Entity::Postings,
+        Entity::ProvinceSettings,
+        Entity::Sector,
+        Entity::Units,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Decision => "decision",
+            Entity::Exemption => "exemption",
+            Entity::Holidays => "holidays",
+            Entity::Inspection => "inspection",
+            Entity::Postings => "postings",
+            Entity::ProvinceSettings => "province_settings",
+            Entity::Sector => "sector",
+            Entity::Units => "units",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Entity::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
 /// What was written, by whom.
 pub struct AuditEvent<'a> {
     pub actor: &'a Identity,
     pub action: &'a str,
-    pub entity: &'a str,
+    pub entity: Entity,
     pub entity_id: &'a str,
     /// The commune or province the write concerns (`None` for the whole country).
     pub unit: Option<&'a str>,
     pub hash_before: Option<String>,
     pub hash_after: Option<String>,
-    pub request_id: Option<String>,
+    pub request_id: Option<&'a str>,
 }
-
-/// The entities entries are recorded for (the `entity` filter accepts these).
-pub const ENTITIES: [&str; 8] = [
-    "decision",
-    "exemption",
-    "holidays",
-    "inspection",
-    "postings",
-    "province_settings",
-    "sector",
-    "units",
-];
 
 pub fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> QueryResult<()> {
     // A commune's entry also names its province, so that the province's auditors see it.
@@ -72,11 +104,11 @@ pub fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> QueryResult<()>
         actor_role: event.actor.role.as_str().to_owned(),
         actor_unit: event.actor.unit.as_ref().map(|u| u.as_str().to_owned()),
         action: event.action.to_owned(),
-        entity: event.entity.to_owned(),
+        entity: event.entity.as_str().to_owned(),
         entity_id: event.entity_id.to_owned(),
         hash_before: event.hash_before,
         hash_after: event.hash_after,
-        request_id: event.request_id,
+        request_id: event.request_id.map(str::to_owned),
         unit_code: event.unit.map(str::to_owned),
         province_code,
     };

@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{decision_items, decisions, procedure_versions, procedures};
 use crate::domain::catalogue::{
-    ExistingVersion, NATIONAL, PlannedItem, ProcedureContent, Timelines, levels_from_db,
+    ExistingVersion, Level, NATIONAL, PlannedItem, ProcedureContent, Timelines, levels_from_db,
     levels_to_db,
 };
 use crate::domain::codes::normalize_decision_number;
+use crate::domain::gaps::{CatalogueIndex, CatalogueVersion};
 use crate::domain::text;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -143,6 +144,59 @@ struct ProcedureRow {
     created_at: chrono::NaiveDateTime,
 }
 
+/// The columns the gap engine reads of every version.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = procedure_versions)]
+struct CatalogueColumns {
+    id: String,
+    procedure_code: String,
+    scope: String,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    abolished: bool,
+    levels: String,
+    name: String,
+    sector_code: String,
+    announced_by: Option<String>,
+    announced_by_norm: Option<String>,
+    content_hash: String,
+}
+
+/// Every catalogue row of national scope and of `province` (of every scope when `None`),
+/// compiled for the gap engine.
+pub fn load_catalogue(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+) -> QueryResult<CatalogueIndex> {
+    let mut query = procedure_versions::table
+        .select(CatalogueColumns::as_select())
+        .into_boxed();
+    if let Some(p) = province {
+        query =
+            query.filter(procedure_versions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
+    }
+    let rows: Vec<CatalogueColumns> = query.load(conn)?;
+    let known: Vec<String> = match province {
+        Some(_) => procedures::table.select(procedures::code).load(conn)?,
+        None => Vec::new(),
+    };
+    let index = CatalogueIndex::new(rows.into_iter().map(|r| CatalogueVersion {
+        commune_level: levels_from_db(&r.levels).contains(&Level::Commune),
+        id: r.id,
+        code: r.procedure_code,
+        scope: r.scope,
+        valid_from: r.valid_from,
+        valid_to: r.valid_to,
+        abolished: r.abolished,
+        name: r.name,
+        sector_code: r.sector_code,
+        announced_by: r.announced_by,
+        announced_by_norm: r.announced_by_norm,
+        content_hash: r.content_hash,
+    }));
+    Ok(index.with_known_codes(known))
+}
+
 /// Version rows in force on `date` in national scope and, if given, in one province's scope,
 /// ordered by code. The caller picks the applicable one per code.
 pub fn in_force_summaries(
@@ -168,6 +222,20 @@ pub fn in_force_summaries(
         ))
         .select(VersionSummary::as_select())
         .load(conn)
+}
+
+/// The versions with these ids.
+pub fn versions_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<VersionRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::INSERT_CHUNK) {
+        out.extend(
+            procedure_versions::table
+                .filter(procedure_versions::id.eq_any(chunk))
+                .select(VersionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn procedure_exists(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
@@ -246,7 +314,6 @@ pub fn apply(
     items: &[PlannedItem],
 ) -> QueryResult<()> {
     let now = super::now();
-    super::revisions::bump(conn, super::revisions::CATALOGUE)?;
     crate::insert_rows!(conn, decisions::table, decision)?;
 
     let new_codes: Vec<ProcedureRow> = items
@@ -383,12 +450,17 @@ pub fn get_decision(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Dec
         .optional()
 }
 
-/// A decision's items with the name and scope of the version each produced.
-pub fn items_of(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Vec<(DecisionItemRow, String, String)>> {
-    decision_items::table
+/// A decision item with the name and sector of the version it produced.
+#[derive(Debug, Clone)]
+pub struct ItemWithVersion {
+    pub item: DecisionItemRow,
+    pub name: String,
+    pub sector_code: String,
+}
+
+/// A decision's items with the name and sector of the version each produced.
+pub fn items_of(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<ItemWithVersion>> {
+    let rows: Vec<(DecisionItemRow, String, String)> = decision_items::table
         .inner_join(
             procedure_versions::table.on(procedure_versions::id.eq(decision_items::version_id)),
         )
@@ -399,7 +471,15 @@ pub fn items_of(
             procedure_versions::name,
             procedure_versions::sector_code,
         ))
-        .load(conn)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(item, name, sector_code)| ItemWithVersion {
+            item,
+            name,
+            sector_code,
+        })
+        .collect())
 }
 
 /// Number of items per decision, for lists.
@@ -435,11 +515,18 @@ pub fn applicable_summaries(
 }
 
 /// One decision item with its decision and the version it produced, for the change feed.
-pub type ChangeRow = (DecisionItemRow, DecisionRow, String, String, String);
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub item: DecisionItemRow,
+    pub decision: DecisionRow,
+    /// The version's name, sector code and levels (as stored).
+    pub name: String,
+    pub sector_code: String,
+    pub levels: String,
+}
 
 /// Items taking effect on or after `since` in national scope and, if given, one province's
-/// scope (every scope when `None`), in effective order: (item, decision, version name, sector
-/// code, levels).
+/// scope (every scope when `None`), in effective order.
 pub fn changes_since(
     conn: &mut DbConnection,
     since: NaiveDate,
@@ -468,12 +555,28 @@ pub fn changes_since(
     if let Some(p) = province {
         query = query.filter(decisions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
     }
-    query.load(conn)
+    let rows: Vec<(DecisionItemRow, DecisionRow, String, String, String)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(item, decision, name, sector_code, levels)| ChangeRow {
+            item,
+            decision,
+            name,
+            sector_code,
+            levels,
+        })
+        .collect())
 }
 
-/// Every version window of the given codes, with scope and levels: (code, scope, from, to,
-/// levels).
-pub type LevelWindow = (String, String, NaiveDate, Option<NaiveDate>, String);
+/// A version's window, with its scope and levels (as stored).
+#[derive(Debug, Clone, Queryable)]
+pub struct LevelWindow {
+    pub procedure_code: String,
+    pub scope: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub levels: String,
+}
 
 pub fn level_windows(conn: &mut DbConnection, codes: &[String]) -> QueryResult<Vec<LevelWindow>> {
     let mut out = Vec::new();
@@ -493,8 +596,13 @@ pub fn level_windows(conn: &mut DbConnection, codes: &[String]) -> QueryResult<V
     Ok(out)
 }
 
-/// A version's window: procedure code, first day, first day after.
-pub type Window = (String, NaiveDate, Option<NaiveDate>);
+/// A version's window: its first day and the first day after.
+#[derive(Debug, Clone, Queryable)]
+pub struct Window {
+    pub procedure_code: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
 
 /// A province's own version windows: a national change to a procedure the province has its own
 /// version of does not reach its communes.

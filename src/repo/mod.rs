@@ -2,6 +2,7 @@
 //! types here, and nothing above this layer writes SQL.
 
 pub mod audit;
+pub mod bulk;
 pub mod catalogue;
 pub mod inspections;
 pub mod postings;
@@ -9,6 +10,12 @@ pub mod revisions;
 pub mod sectors;
 pub mod summaries;
 pub mod units;
+
+/// The database answers a trivial query.
+pub fn ping(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SELECT 1")
+}
 
 /// Rows per multi-row INSERT: below SQLite's bound-parameter limit for the widest table.
 pub const INSERT_CHUNK: usize = 500;

@@ -44,9 +44,17 @@ pub fn current_for_unit(
         .load(conn)
 }
 
-/// What a report needs of a posting: commune, procedure, channel, decision as posted, its
-/// matching key, and the date.
-pub type PostingFactRow = (String, String, String, String, String, NaiveDate);
+/// What a report needs of a posting.
+#[derive(Debug, Clone, Queryable)]
+pub struct PostingFactRow {
+    pub unit_code: String,
+    pub procedure_code: String,
+    pub channel: String,
+    /// The decision as posted, and its matching key.
+    pub decision_number: String,
+    pub decision_number_norm: String,
+    pub posted_on: NaiveDate,
+}
 
 /// Postings of every commune of a province on `date` (or of every commune when `province` is
 /// `None`), ordered by commune: one query for a whole report, of the columns a report reads.
@@ -79,9 +87,16 @@ pub fn current_facts_for_province(
     query.load(conn)
 }
 
-/// What a summary needs of a posting: commune, procedure, channel, the decision's matching key,
-/// and the date as `YYYY-MM-DD` text (parsed by the caller: far cheaper than a date type here).
-pub type SummaryFactRow = (String, String, String, String, String);
+/// What a summary needs of a posting, for millions of rows: the date comes as `YYYY-MM-DD` text
+/// (parsed by the caller: far cheaper than a date type here).
+#[derive(Debug, Clone, Queryable)]
+pub struct SummaryFactRow {
+    pub unit_code: String,
+    pub procedure_code: String,
+    pub channel: String,
+    pub decision_number_norm: String,
+    pub posted_on: String,
+}
 
 /// The postings up on `date` of the given communes, ordered by commune: the columns a summary
 /// reads, for millions of rows. The communes are named (not joined through their province) so

@@ -4,8 +4,10 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
+use diesel::connection::SimpleConnection;
+
 use crate::db::schema::commune_summaries;
+use crate::db::{DbConnection, WriteLock, write_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = commune_summaries)]
@@ -38,8 +40,24 @@ pub fn load(
     Ok(out)
 }
 
+/// Stores `rows` in a transaction of their own, unless the database is busy with another writer:
+/// on SQLite a report waits at most a quarter of a second for the one writer (a bulk load can
+/// hold it for a minute; another province of the same report holds it for milliseconds), and
+/// past that the summaries are simply not stored this time.
+pub fn store_if_free(conn: &mut DbConnection, rows: &[SummaryRow]) -> QueryResult<()> {
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    if sqlite {
+        conn.batch_execute("PRAGMA busy_timeout = 250")?;
+    }
+    let stored = write_tx(conn, WriteLock::Summaries, |conn| store(conn, rows));
+    if sqlite {
+        conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+    }
+    stored
+}
+
 /// Replaces the stored summaries of the rows' communes (call inside a transaction).
-pub fn store(conn: &mut DbConnection, rows: &[SummaryRow]) -> QueryResult<()> {
+fn store(conn: &mut DbConnection, rows: &[SummaryRow]) -> QueryResult<()> {
     for chunk in rows.chunks(super::INSERT_CHUNK) {
         let codes: Vec<&str> = chunk.iter().map(|r| r.unit_code.as_str()).collect();
         diesel::delete(commune_summaries::table.filter(commune_summaries::unit_code.eq_any(codes)))

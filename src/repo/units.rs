@@ -124,3 +124,16 @@ fn same(a: &UnitRow, b: &UnitRow) -> bool {
         && a.valid_from == b.valid_from
         && a.valid_to == b.valid_to
 }
+
+/// The communes of a province (of the country when `None`), by code.
+pub fn communes_of(conn: &mut DbConnection, province: Option<&str>) -> QueryResult<Vec<UnitRow>> {
+    let mut query = units::table
+        .filter(units::level.eq("commune"))
+        .order(units::code.asc())
+        .select(UnitRow::as_select())
+        .into_boxed();
+    if let Some(p) = province {
+        query = query.filter(units::parent_code.eq(p.to_owned()));
+    }
+    query.load(conn)
+}

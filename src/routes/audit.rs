@@ -11,7 +11,9 @@ use crate::auth::{Identity, Role};
 use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
 use crate::error::{ApiError, Problem};
-use crate::repo::audit::{self as repo, AuditFilter, AuditRow, ENTITIES};
+use crate::repo::audit::{self as repo, AuditFilter, AuditRow, Entity};
+use crate::services::ServiceError;
+use crate::services::reports::named_commune;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -147,11 +149,12 @@ pub async fn list_audit(
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
     if let Some(entity) = &query.entity
-        && !ENTITIES.contains(&entity.as_str())
+        && Entity::parse(entity).is_none()
     {
+        let names: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
         return Err(ApiError::validation_one(
             "entity",
-            format!("must be one of {}", ENTITIES.join(", ")),
+            format!("must be one of {}", names.join(", ")),
         ));
     }
     if let Some(actor) = &query.actor
@@ -191,25 +194,17 @@ pub async fn list_audit(
         _ => None,
     };
     let mut rows = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             match &unit {
                 Some(code) if code.level() == UnitLevel::Province => {
                     super::check_province(conn, Some(code.as_str())).map_err(|_| {
-                        ApiError::validation_one("unit", format!("there is no province {code}"))
+                        ServiceError::invalid("unit", format!("there is no province {code}"))
                     })?;
                     identity.require_province_read(code.as_str())?;
                     filter.province = Some(code.as_str().to_owned());
                 }
                 Some(code) => {
-                    let (_, province) =
-                        crate::services::reports::commune_and_province(conn, code.as_str())
-                            .map_err(|e| match e {
-                                ApiError::NotFound(_) => ApiError::validation_one(
-                                    "unit",
-                                    format!("there is no commune {code}"),
-                                ),
-                                other => other,
-                            })?;
+                    let (_, province) = named_commune(conn, code.as_str(), "unit")?;
                     identity.require_province_read(&province.code)?;
                     filter.commune = Some(code.as_str().to_owned());
                 }

@@ -7,8 +7,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::request_id;
 use crate::auth::{Identity, Role};
+use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::services::catalogue::{ImportOptions, ImportSummary, import_catalogue as import};
@@ -68,6 +68,7 @@ const ACCEPTED: [&str; 6] = [
 pub async fn import_catalogue(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     query: web::Query<ImportQuery>,
     mut payload: web::Payload,
@@ -144,10 +145,11 @@ pub async fn import_catalogue(
         source,
         if_match: super::if_match(&req),
     };
-    let request_id = request_id(&req);
-    let summary = db
-        .run(move |conn| import(conn, &data, &options, &identity, request_id, &mut |_| {}))
+    let actor = super::actor(identity, &req);
+    let committed = db
+        .run(move |conn| import(conn, &data, &options, &actor, &mut |_| {}))
         .await?;
+    let summary = cache.publish(committed);
     let readable = summary.created + summary.amended + summary.unchanged;
     if readable == 0 && summary.lines == summary.skipped {
         let mut errors: Vec<FieldError> = summary

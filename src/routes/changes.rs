@@ -9,6 +9,7 @@ use super::export::{Cell, Format, Table, negotiate, respond};
 use crate::db::Db;
 use crate::domain::catalogue::Level;
 use crate::error::{ApiError, Problem};
+use crate::services::ServiceError;
 use crate::services::changes::{self as service, ChangeFeed};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,7 +91,7 @@ pub async fn get_changes(
     let level = query.level;
     let today = crate::domain::calendar::today_in_vietnam();
     let feed = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             service::changes_since(conn, since, province.as_deref(), level, today)
         })

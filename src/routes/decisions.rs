@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::{decode_cursor, encode_cursor, page_limit, request_id};
+use super::{decode_cursor, encode_cursor, page_limit};
 use crate::auth::{Identity, Role};
+use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::catalogue::{
     Channel, ContentPatch, ItemAction, ItemInput, Level, Method, Scope, TimeUnit,
@@ -19,6 +20,7 @@ use crate::domain::codes::{DecisionNumber, ProcedureCode};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionFilter, DecisionRow};
+use crate::services::ServiceError;
 use crate::services::catalogue::{DecisionInput, catalogue_etag, create_decision as create};
 use crate::services::etag;
 
@@ -162,7 +164,7 @@ pub async fn list_decisions(
         limit: limit + 1,
     };
     let (mut rows, counts, catalogue) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             let rows = repo::list_decisions(conn, &filter)?;
             let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
             Ok((rows, repo::item_counts(conn, &ids)?, catalogue_etag(conn)?))
@@ -188,32 +190,34 @@ pub async fn list_decisions(
 }
 
 async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
-    db.run(move |conn| {
-        let d = repo::get_decision(conn, &id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no decision {id}")))?;
-        let items: Vec<DecisionItem> = repo::items_of(conn, &id)?
-            .into_iter()
-            .map(|(item, name, sector)| DecisionItem {
-                seq: item.seq,
-                action: match item.action.as_str() {
-                    "new" => ItemAction::New,
-                    "amended" => ItemAction::Amended,
-                    _ => ItemAction::Abolished,
-                },
-                procedure_code: item.procedure_code,
-                procedure_name: name,
-                sector,
-                effective_on: item.effective_on,
-                version_id: item.version_id,
+    let detail = db
+        .run(move |conn| -> Result<_, ServiceError> {
+            let d = repo::get_decision(conn, &id)?
+                .ok_or_else(|| ServiceError::NotFound(format!("no decision {id}")))?;
+            let items: Vec<DecisionItem> = repo::items_of(conn, &id)?
+                .into_iter()
+                .map(|i| DecisionItem {
+                    seq: i.item.seq,
+                    action: match i.item.action.as_str() {
+                        "new" => ItemAction::New,
+                        "amended" => ItemAction::Amended,
+                        _ => ItemAction::Abolished,
+                    },
+                    procedure_code: i.item.procedure_code,
+                    procedure_name: i.name,
+                    sector: i.sector_code,
+                    effective_on: i.item.effective_on,
+                    version_id: i.item.version_id,
+                })
+                .collect();
+            let n = items.len() as i64;
+            Ok(DecisionDetail {
+                decision: decision_view(d, n),
+                items,
             })
-            .collect();
-        let n = items.len() as i64;
-        Ok(DecisionDetail {
-            decision: decision_view(d, n),
-            items,
         })
-    })
-    .await
+        .await?;
+    Ok(detail)
 }
 
 /// One decision with its items.
@@ -513,16 +517,17 @@ impl TryFrom<NewDecision> for DecisionInput {
 pub async fn create_decision(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     body: web::Json<NewDecision>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require(&[Role::Editor, Role::Admin])?;
     let input = DecisionInput::try_from(body.into_inner())?;
-    let request_id = request_id(&req);
-    let if_match = super::if_match(&req);
-    let id = db
-        .run(move |conn| create(conn, input, &identity, request_id, if_match.as_deref()))
+    let (actor, if_match) = (super::actor(identity, &req), super::if_match(&req));
+    let committed = db
+        .run(move |conn| create(conn, input, (&actor, if_match.as_deref())))
         .await?;
+    let id = cache.publish(committed);
     let detail = load_detail(&db, id.clone()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/decisions/{id}")))

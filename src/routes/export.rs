@@ -104,45 +104,29 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-fn csv_field(out: &mut String, cell: &Cell) {
-    let text = match cell {
-        Cell::Text(s) => {
-            // A cell that starts like a formula is kept as text in spreadsheets.
-            if s.starts_with(['=', '+', '-', '@']) {
-                format!("'{s}")
-            } else {
-                s.clone()
-            }
-        }
+/// A cell as CSV text. A text cell that starts like a formula is prefixed with `'`, so that a
+/// spreadsheet shows it as text instead of running it.
+fn csv_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
+        Cell::Text(s) => s.clone(),
         Cell::Int(n) => n.to_string(),
         Cell::Float(f) => f.to_string(),
         Cell::Bool(b) => b.to_string(),
         Cell::Date(d) => d.to_string(),
         Cell::Empty => String::new(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&text.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(&text);
     }
 }
 
-pub fn to_csv(table: &Table) -> Vec<u8> {
-    let mut out = String::from("\u{feff}");
-    out.push_str(&table.columns.join(","));
-    out.push_str("\r\n");
+/// The table as CSV: UTF-8 with a byte-order mark (so that Excel reads Vietnamese), a header
+/// row, CRLF line ends.
+pub fn to_csv(table: &Table) -> Result<Vec<u8>, csv::Error> {
+    let mut out = crate::services::csv::writer("\u{feff}".as_bytes().to_vec());
+    out.write_record(&table.columns)?;
     for row in &table.rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            csv_field(&mut out, cell);
-        }
-        out.push_str("\r\n");
+        out.write_record(row.iter().map(csv_text))?;
     }
-    out.into_bytes()
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 pub fn to_xlsx(table: &Table) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
@@ -185,7 +169,7 @@ pub fn respond<T: Serialize>(
         Format::Csv => HttpResponse::Ok()
             .content_type(CSV)
             .insert_header((header::CONTENT_DISPOSITION, disposition("csv")))
-            .body(to_csv(&table())),
+            .body(to_csv(&table()).map_err(ApiError::internal)?),
         Format::Xlsx => HttpResponse::Ok()
             .content_type(XLSX)
             .insert_header((header::CONTENT_DISPOSITION, disposition("xlsx")))
@@ -207,7 +191,7 @@ mod tests {
                 vec![Cell::Int(3), Cell::Empty],
             ],
         };
-        let csv = String::from_utf8(to_csv(&table)).unwrap_or_default();
+        let csv = String::from_utf8(to_csv(&table).unwrap_or_default()).unwrap_or_default();
         assert_eq!(
             csv,
             "\u{feff}a,b\r\n\"Hộ tịch, \"\"khai sinh\"\"\",'=1+1\r\n3,\r\n"

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::Db;
 use crate::error::{ApiError, Problem};
+use crate::services::ServiceError;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -35,10 +36,8 @@ pub async fn health() -> HttpResponse {
 )]
 #[get("/ready")]
 pub async fn ready(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.run(|conn| {
-        use diesel::connection::SimpleConnection;
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| ApiError::Unavailable(e.to_string()))
+    db.run(|conn| -> Result<_, ServiceError> {
+        crate::repo::ping(conn).map_err(|e| ServiceError::Unavailable(e.to_string()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(Health {

@@ -9,17 +9,19 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::export::{Cell, Format, Table, negotiate, respond};
 use super::reports::commune_table;
-use super::{decode_cursor, encode_cursor, page_limit, request_id};
+use super::{decode_cursor, encode_cursor, page_limit};
 use crate::auth::{Identity, Role};
+use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::inspections::{self as repo, InspectionFilter};
+use crate::services::ServiceError;
 use crate::services::inspections::{
     self as service, FollowUp, Inspection, InspectionInput, InspectionSummary,
 };
-use crate::services::reports::{commune_and_province, commune_report};
+use crate::services::reports::{commune_report, named_commune};
 
 /// At most this many team members, each at most 200 characters; notes at most 10,000.
 const MAX_TEAM: usize = 50;
@@ -128,25 +130,23 @@ fn etag(content_hash: &str) -> String {
 pub async fn create_inspection(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     body: web::Json<NewInspection>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require(&[Role::Auditor, Role::Admin])?;
     let input = check_new(body.into_inner())?;
-    let request_id = request_id(&req);
-    let row = db
-        .run(move |conn| {
-            let unit = input.commune.clone();
-            let (_, province) = commune_and_province(conn, &unit).map_err(|e| match e {
-                ApiError::NotFound(_) => {
-                    ApiError::validation_one("unit", format!("there is no commune {unit}"))
-                }
-                other => other,
-            })?;
-            identity.require_commune_read(&unit, &province.code)?;
-            service::record(conn, input, &province.code, &identity, request_id)
+    let actor = super::actor(identity, &req);
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
+            let (_, province) = named_commune(conn, &input.commune, "unit")?;
+            actor
+                .identity
+                .require_commune_read(&input.commune, &province.code)?;
+            service::record(conn, input, &province.code, &actor)
         })
         .await?;
+    let row = cache.publish(committed);
     let location = format!("/api/v1/inspections/{}", row.id);
     let tag = etag(&row.content_hash);
     Ok(HttpResponse::Created()
@@ -261,15 +261,10 @@ pub async fn list_inspections(
         limit: limit + 1,
     };
     let mut rows = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             if let Some(c) = &commune {
-                let (_, p) = commune_and_province(conn, c).map_err(|e| match e {
-                    ApiError::NotFound(_) => {
-                        ApiError::validation_one("unit", format!("there is no commune {c}"))
-                    }
-                    other => other,
-                })?;
+                let (_, p) = named_commune(conn, c, "unit")?;
                 identity.require_commune_read(c, &p.code)?;
                 if identity.role == Role::Officer
                     && filter
@@ -277,7 +272,7 @@ pub async fn list_inspections(
                         .as_ref()
                         .is_some_and(|wanted| *wanted != p.code)
                 {
-                    return Err(ApiError::Forbidden(format!(
+                    return Err(ServiceError::Forbidden(format!(
                         "an officer reads the inspections of its own commune, in province {}",
                         p.code
                     )));
@@ -305,9 +300,9 @@ fn load_readable(
     conn: &mut crate::db::DbConnection,
     identity: &Identity,
     id: &str,
-) -> Result<Inspection, ApiError> {
-    let row =
-        repo::get(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no inspection {id}")))?;
+) -> Result<Inspection, ServiceError> {
+    let row = repo::get(conn, id)?
+        .ok_or_else(|| ServiceError::NotFound(format!("no inspection {id}")))?;
     identity.require_commune_read(&row.unit_code, &row.province_code)?;
     row.view()
 }
@@ -467,10 +462,10 @@ pub async fn get_follow_up(
     super::check_id(&id, "inspection")?;
     let as_of = super::as_of(query.as_of)?;
     let follow_up = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             let snapshot = load_readable(conn, &identity, &id)?;
             if as_of < snapshot.summary.inspected_on {
-                return Err(ApiError::validation_one(
+                return Err(ServiceError::invalid(
                     "as_of",
                     format!(
                         "must not be before the inspection ({})",

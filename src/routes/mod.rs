@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource. Handlers read like a script: extract, authorize, call
-//! `db.run` with a repository or service function, map rows to response types.
+//! `db.run` with a service (every write) or a repository read, publish what a write committed to
+//! the report cache, map the result to a response type. No transaction is opened here.
 
 pub mod audit;
 pub mod catalogue;
@@ -22,7 +23,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::auth::Identity;
 use crate::error::{ApiError, FieldError};
+use crate::services::ServiceError;
+use crate::services::write::Actor;
 use crate::telemetry::RequestId;
 
 /// Largest JSON body accepted (a decision with many items fits easily).
@@ -134,6 +138,11 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
 
+/// Who writes: the caller, for this request.
+pub fn actor(identity: Identity, req: &HttpRequest) -> Actor {
+    Actor::new(identity, request_id(req))
+}
+
 /// Opaque list cursors: base64url of the last key of the previous page.
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
@@ -216,14 +225,12 @@ pub fn province_query(raw: Option<&str>) -> Result<Option<String>, ApiError> {
 pub fn check_province(
     conn: &mut crate::db::DbConnection,
     province: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     match province {
-        Some(code) if !crate::repo::units::is_province(conn, code)? => Err(
-            ApiError::validation_one("province", format!("there is no province {code}")),
-        ),
+        Some(code) if !crate::repo::units::is_province(conn, code)? => Err(ServiceError::invalid(
+            "province",
+            format!("there is no province {code}"),
+        )),
         _ => Ok(()),
     }
 }
-
-/// Reference to a problem response in the OpenAPI document.
-pub type ProblemBody = crate::error::Problem;

@@ -7,18 +7,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::request_id;
+use super::{actor, if_match};
 use crate::auth::Identity;
+use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{ProcedureCode, UnitCode, UnitLevel};
 use crate::domain::gaps::PostingChannel;
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::postings::{self as repo, PostingRow};
-use crate::services::cache::ReportCache;
+use crate::services::ServiceError;
 use crate::services::postings::{
-    PostingChanges, PostingInput, WriteContext, inventory_etag, put_posting as put_one,
-    remove_posting, replace_inventory,
+    PostingChanges, PostingInput, inventory_etag, put_posting as put_one, remove_posting,
+    replace_inventory,
 };
 use crate::services::reports::commune_and_province;
 
@@ -98,13 +99,13 @@ async fn authorize(
         identity.require_commune_write(code.as_str())?;
     }
     if identity.role == crate::auth::Role::Officer {
-        return identity.require_commune_read(code.as_str(), "");
+        return Ok(identity.require_commune_read(code.as_str(), "")?);
     }
     let lookup = code.as_str().to_owned();
     let (_, province) = db
         .run(move |conn| commune_and_province(conn, &lookup))
         .await?;
-    identity.require_commune_read(code.as_str(), &province.code)
+    Ok(identity.require_commune_read(code.as_str(), &province.code)?)
 }
 
 /// The commune's postings on a date.
@@ -133,7 +134,7 @@ pub async fn list_postings(
     let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
     let (rows, open) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             commune_and_province(conn, &unit)?;
             Ok((
                 repo::current_for_unit(conn, &unit, as_of)?,
@@ -342,26 +343,24 @@ pub async fn put_postings(
         return Err(ApiError::Validation(errors));
     }
     let unit = code.as_str().to_owned();
-    let if_match = super::if_match(&req);
-    let request_id = request_id(&req);
-    let changes = db
-        .run(move |conn| {
+    let writer = (actor(identity, &req), if_match(&req));
+    let catalogue = cache.clone();
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
             commune_and_province(conn, &unit)?;
-            let compiled = cache.current_catalogue(conn)?;
+            let compiled = catalogue.current_catalogue(conn)?;
+            let (actor, if_match) = &writer;
             replace_inventory(
                 conn,
                 &unit,
                 &inputs,
                 today,
                 &compiled.index,
-                WriteContext {
-                    actor: &identity,
-                    if_match: if_match.as_deref(),
-                    request_id,
-                },
+                (actor, if_match.as_deref()),
             )
         })
         .await?;
+    let changes = cache.publish(committed);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, changes.etag.clone()))
         .json(changes))
@@ -435,25 +434,23 @@ pub async fn put_posting(
     let mut errors = Vec::new();
     let input = parse_line("", line, today(), &mut errors).ok_or(ApiError::Validation(errors))?;
     let unit = code.as_str().to_owned();
-    let if_match = super::if_match(&req);
-    let request_id = request_id(&req);
-    let (changes, row) = db
-        .run(move |conn| {
+    let writer = (actor(identity, &req), if_match(&req));
+    let catalogue = cache.clone();
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
             commune_and_province(conn, &unit)?;
-            let compiled = cache.current_catalogue(conn)?;
+            let compiled = catalogue.current_catalogue(conn)?;
+            let (actor, if_match) = &writer;
             put_one(
                 conn,
                 &unit,
                 &input,
                 &compiled.index,
-                WriteContext {
-                    actor: &identity,
-                    if_match: if_match.as_deref(),
-                    request_id,
-                },
+                (actor, if_match.as_deref()),
             )
         })
         .await?;
+    let (changes, row) = cache.publish(committed);
     let mut response = if changes.created > 0 {
         HttpResponse::Created()
     } else {
@@ -497,6 +494,7 @@ pub struct RemoveQuery {
 pub async fn delete_posting(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<(String, String, String)>,
     query: web::Query<RemoveQuery>,
@@ -517,24 +515,20 @@ pub async fn delete_posting(
         ));
     }
     let unit = code.as_str().to_owned();
-    let if_match = super::if_match(&req);
-    let request_id = request_id(&req);
-    let etag = db
-        .run(move |conn| {
+    let (actor, if_match) = (actor(identity, &req), if_match(&req));
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
             commune_and_province(conn, &unit)?;
             remove_posting(
                 conn,
                 &unit,
                 (&procedure, channel),
                 on,
-                WriteContext {
-                    actor: &identity,
-                    if_match: if_match.as_deref(),
-                    request_id,
-                },
+                (&actor, if_match.as_deref()),
             )
         })
         .await?;
+    let etag = cache.publish(committed);
     Ok(HttpResponse::NoContent()
         .insert_header((header::ETAG, etag))
         .finish())

@@ -14,6 +14,7 @@ use crate::domain::codes::ProcedureCode;
 use crate::error::{ApiError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionRow, VersionRow};
 use crate::repo::sectors;
+use crate::services::ServiceError;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,7 +121,7 @@ pub async fn list_procedures(
     let date = super::as_of(query.as_of)?;
     let status = query.status.unwrap_or_default();
     let (rows, sector_names) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             let names: HashMap<String, String> = sectors::list(conn)?
                 .into_iter()
@@ -332,7 +333,7 @@ pub async fn get_procedure(
     let lookup = code.clone();
     let checked = province.clone();
     let (rows, names) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, checked.as_deref())?;
             let names: HashMap<String, String> = sectors::list(conn)?
                 .into_iter()

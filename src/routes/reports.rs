@@ -9,10 +9,11 @@ use utoipa::IntoParams;
 use super::export::{Cell, Format, Table, negotiate, respond};
 use super::postings::commune_code;
 use crate::auth::{Identity, Role};
+use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::UnitCode;
 use crate::error::{ApiError, Problem};
-use crate::services::cache::ReportCache;
+use crate::services::ServiceError;
 use crate::services::reports::{
     self as service, CommuneReport, DecisionImpact, NationalReport, ProvinceReport,
 };
@@ -115,13 +116,13 @@ pub async fn get_commune_report(
     let unit = code.as_str().to_owned();
     let cache = cache.into_inner();
     // A report already computed under the current counters needs no database at all.
-    let cached = cache.cached_commune_body(&unit, as_of, &|province| {
-        identity.require_commune_read(&unit, province)
-    });
-    let body = match cached {
-        Some(body) => body?,
+    let body = match cache.cached_commune_body(&unit, as_of) {
+        Some((body, province)) => {
+            identity.require_commune_read(&unit, &province)?;
+            body
+        }
         None => {
-            db.run(move |conn| {
+            db.run(move |conn| -> Result<_, ServiceError> {
                 service::commune_report_json(conn, &cache, &unit, as_of, &|province| {
                     identity.require_commune_read(&unit, province)
                 })
@@ -275,8 +276,7 @@ fn national_table(r: &NationalReport) -> Table {
             .provinces
             .iter()
             .map(|p| {
-                let n = |k| p.totals.counts.get(&k).copied().unwrap_or(0);
-                use crate::domain::gaps::FindingKind as K;
+                let counts = &p.totals.counts;
                 vec![
                     Cell::from(r.as_of),
                     Cell::from(p.code.as_str()),
@@ -286,9 +286,9 @@ fn national_table(r: &NationalReport) -> Table {
                     Cell::from(p.totals.required_pairs),
                     Cell::from(p.totals.ok),
                     Cell::from(p.totals.completeness),
-                    Cell::from(n(K::Missing)),
-                    Cell::from(n(K::Outdated)),
-                    Cell::from(n(K::MustRemove)),
+                    Cell::from(counts.missing),
+                    Cell::from(counts.outdated),
+                    Cell::from(counts.must_remove),
                     Cell::from(p.totals.overdue),
                     Cell::from(p.totals.timely_rate),
                 ]
@@ -432,7 +432,7 @@ pub async fn get_decision_impact(
     }
     let as_of = super::as_of(query.as_of)?;
     let report = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             service::decision_impact(conn, &id, province.as_deref(), as_of)
         })

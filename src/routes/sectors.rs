@@ -9,15 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::{decode_cursor, encode_cursor, page_limit, request_id};
+use super::{decode_cursor, encode_cursor, page_limit};
 use crate::auth::{Identity, Role};
-use crate::db::{Db, WriteLock, write_tx};
+use crate::cache::ReportCache;
+use crate::db::Db;
 use crate::domain::catalogue::{Level, levels_from_db};
 use crate::domain::text;
 use crate::error::{ApiError, Problem};
-use crate::repo::audit::{self, AuditEvent};
 use crate::repo::catalogue as catalogue_repo;
-use crate::repo::sectors::{self, SectorRow};
+use crate::repo::sectors;
+use crate::services::ServiceError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -82,7 +83,7 @@ pub async fn list_sectors(
     let date = super::as_of(query.as_of)?;
     let level = query.level;
     let (all, versions) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             Ok((
                 sectors::list(conn)?,
@@ -147,10 +148,10 @@ pub async fn get_sector(
     let province = super::province_query(query.province.as_deref())?;
     let date = super::as_of(query.as_of)?;
     let (sector, versions) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
             let sector = sectors::get(conn, &code)?
-                .ok_or_else(|| ApiError::NotFound(format!("no sector `{code}`")))?;
+                .ok_or_else(|| ServiceError::NotFound(format!("no sector `{code}`")))?;
             Ok((
                 sector,
                 catalogue_repo::applicable_summaries(conn, date, province.as_deref())?,
@@ -209,6 +210,7 @@ pub struct NewSector {
 pub async fn create_sector(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     body: web::Json<NewSector>,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,43 +224,11 @@ pub async fn create_sector(
             "must be non-blank text without control characters",
         ));
     }
-    let request_id = request_id(&req);
-    let row = db
-        .run(move |conn| {
-            write_tx(conn, WriteLock::Catalogue, |conn| {
-                if let Some(existing) = sectors::by_name(conn, &name)? {
-                    return Err(ApiError::Conflict(format!(
-                        "sector `{}` exists as `{}`",
-                        name, existing.code
-                    )));
-                }
-                let all: std::collections::HashSet<String> =
-                    sectors::list(conn)?.into_iter().map(|s| s.code).collect();
-                let row = SectorRow {
-                    code: sectors::new_code(&name, &|c| all.contains(c)),
-                    name_search: text::search_key(&name),
-                    name,
-                    created_at: crate::repo::now(),
-                };
-                sectors::insert(conn, std::slice::from_ref(&row))?;
-                crate::repo::revisions::bump(conn, crate::repo::revisions::CATALOGUE)?;
-                audit::record(
-                    conn,
-                    AuditEvent {
-                        actor: &identity,
-                        action: "create",
-                        entity: "sector",
-                        entity_id: &row.code,
-                        unit: None,
-                        hash_before: None,
-                        hash_after: None,
-                        request_id,
-                    },
-                )?;
-                Ok(row)
-            })
-        })
+    let actor = super::actor(identity, &req);
+    let committed = db
+        .run(move |conn| crate::services::sectors::create_sector(conn, name, &actor))
         .await?;
+    let row = cache.publish(committed);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sectors/{}", row.code)))
         .json(Sector {

@@ -11,18 +11,20 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::postings::commune_code;
-use super::request_id;
+use super::{actor, if_match};
 use crate::auth::{Identity, Role};
-use crate::db::{Db, WriteLock, write_tx};
+use crate::cache::ReportCache;
+use crate::db::Db;
 use crate::domain::codes::{ProcedureCode, UnitCode};
-use crate::domain::gaps::PostingChannel;
+use crate::domain::gaps::{PostingChannel, ProvinceRules};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::repo::audit::{self, AuditEvent};
-use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow, SettingsRow};
-use crate::repo::revisions;
-use crate::services::etag::{self, check_if_match};
-use crate::services::reports::{commune_and_province, rules_from};
+use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow};
+use crate::services::ServiceError;
+use crate::services::reports::commune_and_province;
+use crate::services::settings::{
+    self as service, exemption_etag, exemptions_etag, holidays_etag, settings_etag,
+};
 
 /// A procedure a commune need not post.
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,24 +52,6 @@ impl From<ExemptionRow> for Exemption {
             created_at: r.created_at.and_utc(),
         }
     }
-}
-
-/// ETag of one exemption.
-fn exemption_etag(r: &ExemptionRow) -> String {
-    etag::of([
-        r.id.as_str(),
-        &r.procedure_code,
-        &r.reason,
-        &r.valid_from.to_string(),
-        &r.valid_to.map(|d| d.to_string()).unwrap_or_default(),
-    ])
-}
-
-/// ETag of a commune's exemptions: changes when one is added or removed.
-fn exemptions_etag(rows: &[ExemptionRow]) -> String {
-    let mut tags: Vec<String> = rows.iter().map(exemption_etag).collect();
-    tags.sort();
-    etag::of(tags)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +82,7 @@ pub async fn list_exemptions(
     let code = commune_code(&path.into_inner())?;
     let unit = code.as_str().to_owned();
     let rows = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             let (_, province) = commune_and_province(conn, &unit)?;
             identity.require_commune_read(&unit, &province.code)?;
             Ok(repo::exemptions_for_unit(conn, &unit)?)
@@ -154,11 +138,12 @@ pub async fn get_exemption(
     super::check_id(&id, "exemption")?;
     let unit = code.as_str().to_owned();
     let row = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             let (_, province) = commune_and_province(conn, &unit)?;
             identity.require_commune_read(&unit, &province.code)?;
-            repo::get_exemption(conn, &unit, &id)?
-                .ok_or_else(|| ApiError::NotFound(format!("commune {unit} has no exemption {id}")))
+            repo::get_exemption(conn, &unit, &id)?.ok_or_else(|| {
+                ServiceError::NotFound(format!("commune {unit} has no exemption {id}"))
+            })
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -190,6 +175,7 @@ pub async fn get_exemption(
 pub async fn create_exemption(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<String>,
     body: web::Json<NewExemption>,
@@ -232,64 +218,21 @@ pub async fn create_exemption(
         _ => return Err(ApiError::Validation(errors)),
     };
     let unit = code.as_str().to_owned();
-    let request_id = request_id(&req);
-    let if_match = super::if_match(&req);
-    let row = db
-        .run(move |conn| {
+    let actor = actor(identity, &req);
+    let if_match = if_match(&req);
+    let new = service::NewExemption {
+        procedure,
+        reason,
+        valid_from: body.valid_from,
+        valid_to: body.valid_to,
+    };
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
             commune_and_province(conn, &unit)?;
-            write_tx(conn, WriteLock::commune(&unit), |conn| {
-                let current = repo::exemptions_for_unit(conn, &unit)?;
-                check_if_match(
-                    if_match.as_deref(),
-                    &exemptions_etag(&current),
-                    "the commune's exemptions",
-                )?;
-                if !crate::repo::catalogue::procedure_exists(conn, procedure.as_str())? {
-                    return Err(ApiError::validation_one(
-                        "procedure_code",
-                        format!("{procedure} is not in the catalogue"),
-                    ));
-                }
-                let overlapping = current.into_iter().find(|e| {
-                    e.procedure_code == procedure.as_str()
-                        && e.valid_to.is_none_or(|to| to > body.valid_from)
-                        && body.valid_to.is_none_or(|to| to > e.valid_from)
-                });
-                if let Some(e) = overlapping {
-                    return Err(ApiError::Conflict(format!(
-                        "exemption {} already covers part of that period",
-                        e.id
-                    )));
-                }
-                let row = ExemptionRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    unit_code: unit.clone(),
-                    procedure_code: procedure.as_str().to_owned(),
-                    reason,
-                    valid_from: body.valid_from,
-                    valid_to: body.valid_to,
-                    created_by: identity.sub.clone(),
-                    created_at: crate::repo::now(),
-                };
-                repo::insert_exemption(conn, &row)?;
-                revisions::bump(conn, &unit)?;
-                audit::record(
-                    conn,
-                    AuditEvent {
-                        actor: &identity,
-                        action: "create",
-                        entity: "exemption",
-                        entity_id: &row.id,
-                        unit: Some(&unit),
-                        hash_before: None,
-                        hash_after: Some(exemption_etag(&row).trim_matches('"').to_owned()),
-                        request_id,
-                    },
-                )?;
-                Ok(row)
-            })
+            service::create_exemption(conn, &unit, new, (&actor, if_match.as_deref()))
         })
         .await?;
+    let row = cache.publish(committed);
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -318,6 +261,7 @@ pub async fn create_exemption(
 pub async fn delete_exemption(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -326,33 +270,12 @@ pub async fn delete_exemption(
     super::check_id(&id, "exemption")?;
     let code = commune_code(&code)?;
     let unit = code.as_str().to_owned();
-    let request_id = request_id(&req);
-    let if_match = super::if_match(&req);
-    db.run(move |conn| {
-        write_tx(conn, WriteLock::commune(&unit), |conn| {
-            let row = repo::get_exemption(conn, &unit, &id)?.ok_or_else(|| {
-                ApiError::NotFound(format!("commune {unit} has no exemption {id}"))
-            })?;
-            check_if_match(if_match.as_deref(), &exemption_etag(&row), "the exemption")?;
-            repo::delete_exemption(conn, &row.id)?;
-            revisions::bump(conn, &unit)?;
-            audit::record(
-                conn,
-                AuditEvent {
-                    actor: &identity,
-                    action: "delete",
-                    entity: "exemption",
-                    entity_id: &row.id,
-                    unit: Some(&unit),
-                    hash_before: Some(exemption_etag(&row).trim_matches('"').to_owned()),
-                    hash_after: None,
-                    request_id,
-                },
-            )?;
-            Ok(())
-        })
-    })
-    .await?;
+    let actor = actor(identity, &req);
+    let if_match = if_match(&req);
+    let committed = db
+        .run(move |conn| service::delete_exemption(conn, &unit, &id, (&actor, if_match.as_deref())))
+        .await?;
+    cache.publish(committed);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -372,23 +295,8 @@ pub struct Holidays {
     pub holidays: Vec<Holiday>,
 }
 
-fn holidays_etag(rows: &[HolidayRow]) -> String {
-    etag::of(
-        rows.iter()
-            .map(|h| format!("{}={}", h.day, h.name))
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// The public holidays deadlines skip (public).
-#[utoipa::path(
-    tag = "settings",
-    responses((status = 200, body = Holidays, headers(("ETag" = String))))
-)]
-#[get("/calendar/holidays")]
-pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let rows = db.run(|conn| Ok(repo::holidays(conn)?)).await?;
-    Ok(HttpResponse::Ok()
+fn holidays_view(rows: Vec<HolidayRow>) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::ETAG, holidays_etag(&rows)))
         .json(Holidays {
             holidays: rows
@@ -398,7 +306,20 @@ pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
                     name: h.name,
                 })
                 .collect(),
-        }))
+        })
+}
+
+/// The public holidays deadlines skip (public).
+#[utoipa::path(
+    tag = "settings",
+    responses((status = 200, body = Holidays, headers(("ETag" = String))))
+)]
+#[get("/calendar/holidays")]
+pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let rows = db
+        .run(|conn| repo::holidays(conn).map_err(ApiError::from))
+        .await?;
+    Ok(holidays_view(rows))
 }
 
 /// Replace the holiday table (admin).
@@ -421,6 +342,7 @@ pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
 pub async fn put_holidays(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     body: web::Json<Holidays>,
 ) -> Result<HttpResponse, ApiError> {
@@ -457,51 +379,12 @@ pub async fn put_holidays(
         return Err(ApiError::Validation(errors));
     }
     rows.sort_by_key(|h| h.day);
-    let if_match = super::if_match(&req);
-    let request_id = request_id(&req);
-    let saved = db
-        .run(move |conn| {
-            write_tx(conn, WriteLock::Reference, |conn| {
-                let before = holidays_etag(&repo::holidays(conn)?);
-                check_if_match(if_match.as_deref(), &before, "the holiday table")?;
-                let wanted: Vec<HolidayRow> = rows.clone();
-                if holidays_etag(&wanted) == before {
-                    return Ok(wanted);
-                }
-                repo::replace_holidays(conn, &rows)?;
-                revisions::bump(conn, revisions::REFERENCE)?;
-                let after = repo::holidays(conn)?;
-                let after_tag = holidays_etag(&after);
-                if after_tag != before {
-                    audit::record(
-                        conn,
-                        AuditEvent {
-                            actor: &identity,
-                            action: "replace",
-                            entity: "holidays",
-                            entity_id: "*",
-                            unit: None,
-                            hash_before: Some(before.trim_matches('"').to_owned()),
-                            hash_after: Some(after_tag.trim_matches('"').to_owned()),
-                            request_id,
-                        },
-                    )?;
-                }
-                Ok(after)
-            })
-        })
+    let actor = actor(identity, &req);
+    let if_match = if_match(&req);
+    let committed = db
+        .run(move |conn| service::replace_holidays(conn, rows, (&actor, if_match.as_deref())))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, holidays_etag(&saved)))
-        .json(Holidays {
-            holidays: saved
-                .into_iter()
-                .map(|h| Holiday {
-                    day: h.day,
-                    name: h.name,
-                })
-                .collect(),
-        }))
+    Ok(holidays_view(cache.publish(committed)))
 }
 
 /// A province's posting rules.
@@ -516,17 +399,23 @@ pub struct ProvinceSettings {
     pub required_channels: Vec<PostingChannel>,
 }
 
-fn settings_etag(s: &ProvinceSettings) -> String {
-    let channels: Vec<&str> = s.required_channels.iter().map(|c| c.as_str()).collect();
-    etag::of(&[s.deadline_working_days.to_string(), channels.join(",")])
+impl From<ProvinceRules> for ProvinceSettings {
+    fn from(r: ProvinceRules) -> Self {
+        ProvinceSettings {
+            deadline_working_days: r.deadline_working_days,
+            required_channels: r.required_channels,
+        }
+    }
+}
+
+fn settings_view(rules: ProvinceRules) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, settings_etag(&rules)))
+        .json(ProvinceSettings::from(rules))
 }
 
 fn province_param(raw: String) -> Result<UnitCode, ApiError> {
     UnitCode::province(&raw).map_err(|e| ApiError::validation_one("code", e.0))
-}
-
-fn no_province(code: &str) -> ApiError {
-    ApiError::NotFound(format!("no province {code}"))
 }
 
 /// A province's settings, or the defaults (public).
@@ -546,22 +435,10 @@ pub async fn get_province_settings(
 ) -> Result<HttpResponse, ApiError> {
     let code = province_param(path.into_inner())?;
     let province = code.as_str().to_owned();
-    let row = db
-        .run(move |conn| {
-            if !crate::repo::units::is_province(conn, &province)? {
-                return Err(no_province(&province));
-            }
-            Ok(repo::settings(conn, &province)?)
-        })
+    let rules = db
+        .run(move |conn| service::province_rules(conn, &province))
         .await?;
-    let rules = rules_from(row.as_ref());
-    let view = ProvinceSettings {
-        deadline_working_days: rules.deadline_working_days,
-        required_channels: rules.required_channels,
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, settings_etag(&view)))
-        .json(view))
+    Ok(settings_view(rules))
 }
 
 /// Change a province's settings (admin).
@@ -586,6 +463,7 @@ pub async fn get_province_settings(
 pub async fn put_province_settings(
     req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     identity: Identity,
     path: web::Path<String>,
     body: web::Json<ProvinceSettings>,
@@ -600,8 +478,7 @@ pub async fn put_province_settings(
             "must be between 0 and 365",
         ));
     }
-    body.required_channels.sort();
-    body.required_channels.dedup();
+    body.required_channels = service::normalise_channels(body.required_channels);
     if body.required_channels.is_empty() {
         errors.push(FieldError::new(
             "required_channels",
@@ -612,58 +489,16 @@ pub async fn put_province_settings(
         return Err(ApiError::Validation(errors));
     }
     let province = code.as_str().to_owned();
-    let if_match = super::if_match(&req);
-    let request_id = request_id(&req);
-    let etag = settings_etag(&body);
-    let saved = db
-        .run(move |conn| {
-            write_tx(conn, WriteLock::Reference, |conn| {
-                if !crate::repo::units::is_province(conn, &province)? {
-                    return Err(no_province(&province));
-                }
-                let current = rules_from(repo::settings(conn, &province)?.as_ref());
-                let before = settings_etag(&ProvinceSettings {
-                    deadline_working_days: current.deadline_working_days,
-                    required_channels: current.required_channels,
-                });
-                check_if_match(if_match.as_deref(), &before, "the province settings")?;
-                if before == etag {
-                    // The same settings again: nothing to write, nothing to audit.
-                    return Ok(body);
-                }
-                let channels: Vec<&str> =
-                    body.required_channels.iter().map(|c| c.as_str()).collect();
-                revisions::bump(conn, revisions::REFERENCE)?;
-                repo::save_settings(
-                    conn,
-                    &SettingsRow {
-                        province_code: province.clone(),
-                        deadline_working_days: body.deadline_working_days as i32,
-                        required_channels: channels.join(","),
-                        updated_by: identity.sub.clone(),
-                        updated_at: crate::repo::now(),
-                    },
-                )?;
-                if before != etag {
-                    audit::record(
-                        conn,
-                        AuditEvent {
-                            actor: &identity,
-                            action: "update",
-                            entity: "province_settings",
-                            entity_id: &province,
-                            unit: Some(&province),
-                            hash_before: Some(before.trim_matches('"').to_owned()),
-                            hash_after: Some(etag.trim_matches('"').to_owned()),
-                            request_id,
-                        },
-                    )?;
-                }
-                Ok(body)
-            })
+    let actor = actor(identity, &req);
+    let if_match = if_match(&req);
+    let rules = ProvinceRules {
+        deadline_working_days: body.deadline_working_days,
+        required_channels: body.required_channels,
+    };
+    let committed = db
+        .run(move |conn| -> Result<_, ServiceError> {
+            service::save_province_rules(conn, &province, rules, (&actor, if_match.as_deref()))
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, settings_etag(&saved)))
-        .json(saved))
+    Ok(settings_view(cache.publish(committed)))
 }

@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
 use crate::error::{ApiError, Problem};
 use crate::repo::units::{self, UnitFilter, UnitRow};
+use crate::services::ServiceError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -118,7 +119,9 @@ pub async fn list_units(
         after: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
     };
-    let mut rows = db.run(move |conn| Ok(units::list(conn, &filter)?)).await?;
+    let mut rows = db
+        .run(move |conn| units::list(conn, &filter).map_err(ApiError::from))
+        .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.code))
@@ -149,9 +152,9 @@ pub async fn get_unit(
     let code =
         UnitCode::parse(&path.into_inner()).map_err(|e| ApiError::validation_one("code", e.0))?;
     let detail = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ServiceError> {
             let unit = units::get(conn, code.as_str())?
-                .ok_or_else(|| ApiError::NotFound(format!("no unit {code}")))?;
+                .ok_or_else(|| ServiceError::NotFound(format!("no unit {code}")))?;
             let parent = match &unit.parent_code {
                 Some(p) => units::get(conn, p)?,
                 None => None,

@@ -15,17 +15,18 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
+use csv::StringRecord;
 use serde::Serialize;
 
-use crate::auth::Identity;
-use crate::db::schema::{postings, units};
-use crate::db::{DbConnection, WriteLock, write_tx};
+use super::ServiceError;
+use super::write::{Actor, Audit, Counter, Guard, transact};
+use crate::cache::counters::Committed;
+use crate::db::{DbConnection, WriteLock};
+use crate::domain::FieldError;
 use crate::domain::codes::{ProcedureCode, clip, normalize_decision_number};
 use crate::domain::gaps::PostingChannel;
-use crate::error::{ApiError, FieldError};
-use crate::repo::audit::{self, AuditEvent};
+use crate::repo::audit::Entity;
+use crate::repo::bulk as repo;
 
 /// The earliest posting date, as the API takes it.
 fn first_day() -> NaiveDate {
@@ -49,56 +50,15 @@ pub struct BulkSummary {
     /// while the rows are written).
     pub check_secs: f64,
     /// Seconds of the transaction outside the other phases: the write lock and dropping the
-    /// indexes and constraints before the first row, the revision counters and the audit entry
-    /// after the indexes.
+    /// indexes and constraints before the first row.
     pub other_secs: f64,
     /// Seconds spent writing the rows, then checking references and building the indexes.
     pub write_secs: f64,
     pub index_secs: f64,
-    /// Seconds the commit took (on SQLite, mostly copying the write-ahead log into the
+    /// Seconds from the last index to the end of the commit: the revision counters, the audit
+    /// entry, and the commit itself (on SQLite, mostly copying the write-ahead log into the
     /// database file).
     pub commit_secs: f64,
-}
-
-/// Splits one CSV line into fields (RFC 4180 quotes; no line breaks inside a field).
-pub fn split_csv_line(line: &str) -> Result<Vec<String>, &'static str> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => {
-                quoted = false;
-                if !matches!(chars.peek(), None | Some(',')) {
-                    return Err("text after a closing quote");
-                }
-            }
-            ('"', false) => return Err("a quote inside an unquoted field"),
-            (',', false) => {
-                fields.push(std::mem::take(&mut field));
-                at_start = true;
-            }
-            (c, _) => {
-                field.push(c);
-                at_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err("an unterminated quote");
-    }
-    fields.push(field);
-    Ok(fields)
 }
 
 const COLUMNS: [&str; 5] = [
@@ -144,12 +104,13 @@ struct Checker<'a> {
 impl<'a> Checker<'a> {
     /// Checks the header line; 422 if it is not the expected one.
     fn new(
-        header: &str,
+        header: Option<&StringRecord>,
         communes: &'a HashSet<String>,
         today: NaiveDate,
-    ) -> Result<Self, ApiError> {
-        let header = header.trim_start_matches('\u{feff}').trim_end_matches('\r');
-        let header = split_csv_line(header).unwrap_or_default();
+    ) -> Result<Self, ServiceError> {
+        let header: Vec<String> = header
+            .map(|h| h.iter().map(str::to_owned).collect())
+            .unwrap_or_default();
         if header.len() < COLUMNS.len()
             || header.len() > COLUMNS.len() + OPTIONAL.len()
             || header[..COLUMNS.len()] != COLUMNS
@@ -158,7 +119,7 @@ impl<'a> Checker<'a> {
                 .zip(OPTIONAL)
                 .any(|(a, b)| a != b)
         {
-            return Err(ApiError::validation_one(
+            return Err(ServiceError::invalid(
                 "line 1",
                 format!(
                     "the header must be `{}` (then optionally `evidence_url,note`)",
@@ -193,18 +154,17 @@ impl<'a> Checker<'a> {
     fn check_all(
         &mut self,
         data: &str,
-        mut row: impl FnMut(&Self, ParsedPosting) -> Result<bool, ApiError>,
-    ) -> Result<(), ApiError> {
-        for (n, raw) in data.lines().enumerate().skip(1) {
-            let keep_on = match self.check(n + 1, raw) {
-                Some(p) => row(self, p)?,
-                None => !self.full(),
-            };
-            if !keep_on {
-                break;
+        mut row: impl FnMut(&Self, ParsedPosting) -> Result<bool, ServiceError>,
+    ) -> Result<(), ServiceError> {
+        super::csv::read_lines(data, |line, record| {
+            if line == 1 {
+                return Ok(true);
             }
-        }
-        Ok(())
+            match self.check(line, record) {
+                Some(p) => row(self, p),
+                None => Ok(!self.full()),
+            }
+        })
     }
 
     /// The index of a procedure code. Spellings that parse to the same code (`…h48`, `…H48`)
@@ -229,12 +189,11 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks line `number` (counted from 1); a problem is recorded and gives `None`.
-    fn check(&mut self, number: usize, raw: &str) -> Option<ParsedPosting> {
-        let raw = raw.trim_end_matches('\r');
-        if raw.is_empty() {
-            return None;
-        }
-        match self.check_line(raw) {
+    fn check(&mut self, number: u64, record: super::csv::Line<'_>) -> Option<ParsedPosting> {
+        match record
+            .map_err(str::to_owned)
+            .and_then(|r| self.check_line(r))
+        {
             Ok(p) => Some(p),
             Err(message) => {
                 if !self.full() {
@@ -246,12 +205,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_line(&mut self, raw: &str) -> Result<ParsedPosting, String> {
-        let fields = if raw.contains('"') {
-            Fields::Quoted(split_csv_line(raw).map_err(str::to_owned)?)
-        } else {
-            Fields::Plain(raw.split(',').collect())
-        };
+    fn check_line(&mut self, fields: &StringRecord) -> Result<ParsedPosting, String> {
         let width = self.header.len();
         if fields.len() != width {
             return Err(format!("{} fields; the header has {width}", fields.len()));
@@ -329,28 +283,6 @@ impl<'a> Checker<'a> {
             evidence_url,
             note,
         })
-    }
-}
-
-/// Up to 8 fields of a line. A line without quotes is split without allocating.
-enum Fields<'a> {
-    Plain(Vec<&'a str>),
-    Quoted(Vec<String>),
-}
-
-impl Fields<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Fields::Plain(v) => v.len(),
-            Fields::Quoted(v) => v.len(),
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<&str> {
-        match self {
-            Fields::Plain(v) => v.get(i).copied(),
-            Fields::Quoted(v) => v.get(i).map(String::as_str),
-        }
     }
 }
 
@@ -506,7 +438,7 @@ impl Encoder {
     }
 
     /// The rows pushed since the last call, as one chunk (`None` if there are none).
-    fn take(&mut self) -> Result<Option<Message>, ApiError> {
+    fn take(&mut self) -> Result<Option<Message>, ServiceError> {
         if self.rows == 0 {
             return Ok(None);
         }
@@ -520,7 +452,7 @@ impl Encoder {
         let payload = if self.postgres {
             Payload::Copy(data)
         } else {
-            Payload::Json(String::from_utf8(data).map_err(ApiError::internal)?)
+            Payload::Json(String::from_utf8(data).map_err(ServiceError::internal)?)
         };
         self.start();
         Ok(Some(Message::Rows { rows, payload }))
@@ -536,7 +468,7 @@ fn check_and_encode(
     mut checker: Checker<'_>,
     mut encoder: Encoder,
     tx: SyncSender<Message>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let started = Instant::now();
     let waited = std::cell::Cell::new(std::time::Duration::ZERO);
     let send = |message: Message| {
@@ -562,7 +494,7 @@ fn check_and_encode(
         Ok(true)
     })?;
     if !checker.problems.is_empty() {
-        return Err(ApiError::Validation(checker.problems));
+        return Err(ServiceError::Validation(checker.problems));
     }
     if writing && let Some(message) = encoder.take()? {
         writing = send(message);
@@ -578,20 +510,6 @@ fn check_and_encode(
     Ok(())
 }
 
-/// The postings table's secondary indexes, exactly as the migrations create them.
-const DROP_INDEXES: &str = "DROP INDEX postings_current_idx; DROP INDEX postings_unit_idx;";
-const CREATE_INDEXES: &str = "CREATE UNIQUE INDEX postings_current_idx ON postings \
-     (unit_code, procedure_code, channel) WHERE removed_on IS NULL; \
-     CREATE INDEX postings_unit_idx ON postings (unit_code, procedure_code, removed_on, posted_on);";
-
-/// Inserts the rows of one JSON array of arrays (SQLite), the way diesel would store them: dates
-/// as `YYYY-MM-DD` text.
-const SQLITE_INSERT_JSON: &str = "INSERT INTO postings (id, unit_code, procedure_code, channel, \
-     decision_number, decision_number_norm, posted_on, removed_on, evidence_url, photo_ref, note, \
-     recorded_by, recorded_at) \
-     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, NULL, \
-     value->>7, NULL, value->>8, ?, ? FROM json_each(?)";
-
 /// Checks a whole CSV file of postings without writing it: the number of postings it holds, or
 /// 422 with every problem (up to 100) by line. Whether a line clashes with a posting already
 /// current is only known when it is written.
@@ -599,9 +517,8 @@ pub fn check_postings(
     data: &str,
     communes: &HashSet<String>,
     today: NaiveDate,
-) -> Result<usize, ApiError> {
-    let mut lines = data.lines();
-    let mut checker = Checker::new(lines.next().unwrap_or_default(), communes, today)?;
+) -> Result<usize, ServiceError> {
+    let mut checker = Checker::new(first_record(data).as_ref(), communes, today)?;
     let mut rows = 0;
     checker.check_all(data, |_, _| {
         rows += 1;
@@ -610,8 +527,18 @@ pub fn check_postings(
     if checker.problems.is_empty() {
         Ok(rows)
     } else {
-        Err(ApiError::Validation(checker.problems))
+        Err(ServiceError::Validation(checker.problems))
     }
+}
+
+/// The file's first record (its header), if it has one.
+fn first_record(data: &str) -> Option<StringRecord> {
+    let mut first = None;
+    let _ = super::csv::read_lines(data, |_, record| -> Result<bool, ()> {
+        first = record.ok().cloned();
+        Ok(false)
+    });
+    first
 }
 
 /// Checks and writes a whole CSV file of postings in one transaction. 422 with every problem (up
@@ -622,96 +549,94 @@ pub fn load_postings(
     data: &str,
     communes: &HashSet<String>,
     today: NaiveDate,
-    actor: &Identity,
+    actor: &Actor,
     progress: &mut dyn FnMut(u64),
-) -> Result<BulkSummary, ApiError> {
-    let mut lines = data.lines();
-    let checker = Checker::new(lines.next().unwrap_or_default(), communes, today)?;
+) -> Result<Committed<BulkSummary>, ServiceError> {
+    let checker = Checker::new(first_record(data).as_ref(), communes, today)?;
     let sqlite = matches!(conn, DbConnection::Sqlite(_));
-    let encoder = Encoder::new(!sqlite, &actor.sub, crate::repo::now());
+    let encoder = Encoder::new(!sqlite, &actor.identity.sub, crate::repo::now());
     let recorded_at = encoder.recorded_at;
     // A load larger than the table is faster with the indexes built afterwards (by sorting)
     // and the commune references checked once, as a set, than both kept up row by row. All of
     // it happens inside the load's transaction, so a failure or a crash leaves the table, its
     // indexes and its constraints as they were.
-    let lines = lines.count() as i64;
-    let sqlite_settings = |conn: &mut DbConnection, load: bool, rebuild: bool| {
-        let sql = match (load, rebuild) {
-            (true, false) => "PRAGMA cache_size = -262144; PRAGMA threads = 1",
-            (true, true) => {
-                "PRAGMA cache_size = -262144; PRAGMA threads = 1; PRAGMA foreign_keys = OFF"
-            }
-            (false, _) => "PRAGMA cache_size = -8192; PRAGMA threads = 0; PRAGMA foreign_keys = ON",
-        };
-        conn.batch_execute(sql)
-    };
+    let lines = data.lines().count().saturating_sub(1) as i64;
     let result = (|| {
-        let rebuild = postings::table.count().get_result::<i64>(conn)? < lines;
+        let rebuild = repo::count(conn)? < lines;
         if sqlite {
-            // A large page cache keeps the indexes' pages in memory during the load (SQLite's
-            // default is 2 MiB), and index builds may sort on a second thread. SQLite ignores
-            // `foreign_keys` inside a transaction: it is switched off before, and the communes
-            // are checked before committing. All three are set back afterwards.
-            sqlite_settings(conn, true, rebuild)?;
+            repo::sqlite_load_settings(conn, true, rebuild)?;
         }
         std::thread::scope(|scope| {
             let (tx, rx) = sync_channel(QUEUE);
             let checking = scope.spawn(move || check_and_encode(data, checker, encoder, tx));
             let began = Instant::now();
-            let written = write_tx(conn, WriteLock::Bulk, |conn| {
-                write_all(conn, rx, rebuild, actor, recorded_at, progress)
+            let guard = Guard::lock(WriteLock::Bulk);
+            let written = transact(conn, guard, actor, |tx| {
+                let (summary, communes) =
+                    write_all(tx.conn, rx, rebuild, actor, recorded_at, progress)?;
+                for unit in communes {
+                    tx.bump(Counter::Commune(unit));
+                }
+                tx.audit(Audit {
+                    action: "bulk_load",
+                    entity: Entity::Postings,
+                    entity_id: "*".into(),
+                    unit: None,
+                    before: None,
+                    after: Some(format!(
+                        "{} rows, {} communes",
+                        summary.rows, summary.communes
+                    )),
+                });
+                Ok((summary, Instant::now()))
             })
-            .map(|(mut summary, done)| {
-                summary.commit_secs = done.elapsed().as_secs_f64();
-                summary.other_secs = began.elapsed().as_secs_f64()
-                    - summary.write_secs
-                    - summary.index_secs
-                    - summary.commit_secs;
-                summary
+            .map(|committed| {
+                committed.map(|(mut summary, done)| {
+                    summary.commit_secs = done.elapsed().as_secs_f64();
+                    summary.other_secs = began.elapsed().as_secs_f64()
+                        - summary.write_secs
+                        - summary.index_secs
+                        - summary.commit_secs;
+                    summary
+                })
             });
             // The writer has dropped its end of the channel by now: the checker finishes its
             // lines without encoding them. The file's own problems come before the writer's.
             match checking.join() {
                 Ok(Ok(())) => written,
                 Ok(Err(problems)) => Err(problems),
-                Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+                Err(_) => Err(ServiceError::internal(anyhow::anyhow!(
                     "the thread checking the file panicked"
                 ))),
             }
         })
     })();
-    if sqlite && let Err(e) = sqlite_settings(conn, false, false) {
+    if sqlite && let Err(e) = repo::sqlite_load_settings(conn, false, false) {
         // The load itself is decided; the caller drops the connection anyway.
         tracing::warn!(error = %e, "could not restore the connection's settings after a load");
     }
     result
 }
 
-/// The writing half of [`load_postings`], inside its transaction.
+/// The writing half of [`load_postings`], inside its transaction: the summary and the communes
+/// the file names.
 fn write_all(
     conn: &mut DbConnection,
     rx: Receiver<Message>,
     rebuild: bool,
-    actor: &Identity,
+    actor: &Actor,
     recorded_at: NaiveDateTime,
     progress: &mut dyn FnMut(u64),
-) -> Result<(BulkSummary, Instant), ApiError> {
+) -> Result<(BulkSummary, Vec<String>), ServiceError> {
     if rebuild {
-        conn.batch_execute(DROP_INDEXES)?;
-        if let DbConnection::Pg(_) = conn {
-            conn.batch_execute(
-                "ALTER TABLE postings DROP CONSTRAINT postings_pkey; \
-                 ALTER TABLE postings DROP CONSTRAINT postings_unit_code_fkey; \
-                 SET LOCAL maintenance_work_mem = '256MB'",
-            )?;
-        }
+        repo::drop_indexes(conn)?;
     }
     let started = Instant::now();
     let mut written = 0;
     let (communes, check_secs) = loop {
         // A checker that stops without `Done` found a problem: it returns it itself.
         let message = rx.recv().map_err(|_| {
-            ApiError::internal(anyhow::anyhow!(
+            ServiceError::internal(anyhow::anyhow!(
                 "the file checker stopped without an answer"
             ))
         })?;
@@ -719,26 +644,15 @@ fn write_all(
             Message::Done { communes, secs } => break (communes, secs),
             Message::Rows { rows, payload } => match (&mut *conn, payload) {
                 (DbConnection::Pg(c), Payload::Copy(data)) => {
-                    diesel::copy_from(postings::table)
-                        .from_raw_data(postings::table, |out| {
-                            out.write_all(&data)
-                                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
-                        })
-                        .with_format(diesel::pg::CopyFormat::Binary)
-                        .execute(c)
-                        .map_err(conflict)?;
+                    repo::copy_binary(c, &data).map_err(conflict)?;
                     rows
                 }
                 (DbConnection::Sqlite(c), Payload::Json(json)) => {
-                    diesel::sql_query(SQLITE_INSERT_JSON)
-                        .bind::<diesel::sql_types::Text, _>(&actor.sub)
-                        .bind::<diesel::sql_types::Timestamp, _>(recorded_at)
-                        .bind::<diesel::sql_types::Text, _>(&json)
-                        .execute(c)
+                    repo::insert_json(c, &json, &actor.identity.sub, recorded_at)
                         .map_err(conflict)?
                 }
                 _ => {
-                    return Err(ApiError::internal(anyhow::anyhow!(
+                    return Err(ServiceError::internal(anyhow::anyhow!(
                         "a chunk encoded for the other backend"
                     )));
                 }
@@ -749,54 +663,21 @@ fn write_all(
     };
     let write_secs = started.elapsed().as_secs_f64();
     if rebuild {
-        match conn {
-            DbConnection::Pg(c) => c
-                .batch_execute(
-                    "ALTER TABLE postings ADD CONSTRAINT postings_pkey PRIMARY KEY (id); \
-                     ALTER TABLE postings ADD CONSTRAINT postings_unit_code_fkey \
-                     FOREIGN KEY (unit_code) REFERENCES units (code)",
-                )
-                .map_err(conflict)?,
-            DbConnection::Sqlite(c) => {
-                // The rows already in the table were written with the references enforced; the
-                // new ones name only these communes, checked against the file's own list before
-                // the transaction began and here again inside it.
-                let known: i64 = units::table
-                    .filter(units::code.eq_any(&communes))
-                    .count()
-                    .get_result(c)?;
-                if known != communes.len() as i64 {
-                    return Err(ApiError::Conflict(
-                        "a posting names a commune that does not exist; nothing was loaded".into(),
-                    ));
-                }
-            }
+        // On SQLite the rows already in the table were written with the references enforced;
+        // the new ones name only these communes, checked against the file's own list before the
+        // transaction began and here again inside it (PostgreSQL checks its restored foreign
+        // key).
+        if matches!(conn, DbConnection::Sqlite(_)) && repo::unknown_units(conn, &communes)? > 0 {
+            return Err(ServiceError::Conflict(
+                "a posting names a commune that does not exist; nothing was loaded".into(),
+            ));
         }
-        conn.batch_execute(CREATE_INDEXES).map_err(conflict)?;
+        repo::restore_indexes(conn).map_err(conflict)?;
     }
     // Fresh statistics, or PostgreSQL's planner sees the table as it was before the load and
-    // may read a commune's postings the slow way until autovacuum gets to it (SQLite keeps
-    // no statistics unless asked).
-    if let DbConnection::Pg(_) = conn {
-        conn.batch_execute("ANALYZE postings")?;
-    }
+    // may read a commune's postings the slow way until autovacuum gets to it.
+    repo::analyze(conn)?;
     let index_secs = started.elapsed().as_secs_f64() - write_secs;
-    for unit in &communes {
-        crate::repo::revisions::bump(conn, unit)?;
-    }
-    audit::record(
-        conn,
-        AuditEvent {
-            actor,
-            action: "bulk_load",
-            entity: "postings",
-            entity_id: "*",
-            unit: None,
-            hash_before: None,
-            hash_after: Some(format!("{written} rows, {} communes", communes.len())),
-            request_id: None,
-        },
-    )?;
     let summary = BulkSummary {
         rows: written,
         communes: communes.len(),
@@ -805,15 +686,15 @@ fn write_all(
         index_secs,
         ..BulkSummary::default()
     };
-    Ok((summary, Instant::now()))
+    Ok((summary, communes))
 }
 
-fn conflict(e: diesel::result::Error) -> ApiError {
+fn conflict(e: diesel::result::Error) -> ServiceError {
     match e {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        ) => ApiError::Conflict(
+        ) => ServiceError::Conflict(
             "a commune in the file already has a current posting of one of its procedures and \
              channels; nothing was loaded"
                 .into(),

@@ -9,19 +9,21 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::auth::Identity;
-use crate::db::{DbConnection, WriteLock, write_tx};
+use super::ServiceError;
+use super::etag;
+use super::write::{Actor, Audit, Counter, Guard, Tx, transact};
+use crate::cache::counters::Committed;
+use crate::db::{DbConnection, WriteLock};
+use crate::domain::FieldError;
 use crate::domain::catalogue::{
     ImportOutcome, ItemInput, PlannedItem, Scope, plan_decision, plan_import_record,
 };
 use crate::domain::codes::DecisionNumber;
 use crate::domain::import::{ImportRecord, parse_record};
 use crate::domain::text;
-use crate::error::{ApiError, FieldError};
-use crate::repo::audit::{self, AuditEvent};
+use crate::repo::audit::Entity;
 use crate::repo::catalogue::{self as repo, DecisionRow};
 use crate::repo::sectors::{self, SectorRow};
-use crate::services::etag::{self, check_if_match};
 
 /// A decision as submitted, parsed.
 #[derive(Debug, Clone)]
@@ -47,12 +49,12 @@ pub fn catalogue_etag(conn: &mut DbConnection) -> diesel::QueryResult<String> {
 pub fn create_decision(
     conn: &mut DbConnection,
     input: DecisionInput,
-    actor: &Identity,
-    request_id: Option<String>,
-    if_match: Option<&str>,
-) -> Result<String, ApiError> {
-    write_tx(conn, WriteLock::Catalogue, |conn| {
-        check_if_match(if_match, &catalogue_etag(conn)?, "the catalogue")?;
+    (actor, if_match): (&Actor, Option<&str>),
+) -> Result<Committed<String>, ServiceError> {
+    transact(conn, catalogue_guard(if_match), actor, |tx| {
+        let current = catalogue_etag(tx.conn)?;
+        tx.check_if_match(&current)?;
+        let conn = &mut *tx.conn;
         let mut errors = Vec::new();
         if let Scope::Province(p) = &input.scope
             && !crate::repo::units::is_province(conn, p.as_str())?
@@ -61,7 +63,7 @@ pub fn create_decision(
         }
         let number_norm = input.number.normalized();
         if repo::decision_number_taken(conn, &number_norm, input.scope.as_str())? {
-            return Err(ApiError::Conflict(format!(
+            return Err(ServiceError::Conflict(format!(
                 "decision {} is already recorded for scope {}",
                 input.number.as_str(),
                 input.scope.as_str()
@@ -84,10 +86,10 @@ pub fn create_decision(
             &sector_codes,
         ) {
             Ok(planned) if errors.is_empty() => planned,
-            Ok(_) => return Err(ApiError::Validation(errors)),
+            Ok(_) => return Err(ServiceError::Validation(errors)),
             Err(more) => {
                 errors.extend(more);
-                return Err(ApiError::Validation(errors));
+                return Err(ServiceError::Validation(errors));
             }
         };
         let decision = DecisionRow {
@@ -101,26 +103,45 @@ pub fn create_decision(
             signed_on: input.signed_on,
             source: None,
             source_sha256: None,
-            created_by: actor.sub.clone(),
+            created_by: actor.identity.sub.clone(),
             created_at: crate::repo::now(),
         };
-        repo::apply(conn, &decision, &planned)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                actor,
-                action: "create",
-                entity: "decision",
-                entity_id: &decision.id,
-                unit: (decision.scope != crate::domain::catalogue::NATIONAL)
-                    .then_some(decision.scope.as_str()),
-                hash_before: None,
-                hash_after: Some(plan_hash(&planned)),
-                request_id,
-            },
-        )?;
+        let hash = plan_hash(&planned);
+        record_decision(tx, &decision, &planned, ("create", Some(hash)))?;
         Ok(decision.id)
     })
+}
+
+/// The guard of every catalogue write: one decision at a time, against the catalogue's ETag.
+fn catalogue_guard(if_match: Option<&str>) -> Guard<'_> {
+    Guard {
+        lock: WriteLock::Catalogue,
+        if_match,
+        what: "the catalogue",
+    }
+}
+
+/// Writes a planned decision: its rows, the catalogue's counter, and its audit entry (`action`
+/// and the hash recorded after it).
+fn record_decision(
+    tx: &mut Tx<'_>,
+    decision: &DecisionRow,
+    planned: &[PlannedItem],
+    (action, after): (&'static str, Option<String>),
+) -> Result<(), ServiceError> {
+    repo::apply(tx.conn, decision, planned)?;
+    tx.bump(Counter::Catalogue);
+    tx.audit(Audit {
+        action,
+        entity: Entity::Decision,
+        entity_id: decision.id.clone(),
+        // The province a decision concerns (none for a national one).
+        unit: (decision.scope != crate::domain::catalogue::NATIONAL)
+            .then(|| decision.scope.clone()),
+        before: None,
+        after,
+    });
+    Ok(())
 }
 
 fn plan_hash(planned: &[PlannedItem]) -> String {
@@ -233,152 +254,141 @@ pub fn import_catalogue(
     conn: &mut DbConnection,
     data: &[u8],
     options: &ImportOptions,
-    actor: &Identity,
-    request_id: Option<String>,
+    actor: &Actor,
     progress: &mut dyn FnMut(u64),
-) -> Result<ImportSummary, ApiError> {
+) -> Result<Committed<ImportSummary>, ServiceError> {
     let source_sha256 = hex::encode(Sha256::digest(data));
     let mut problems = Vec::new();
     let (lines, parsed) = read_lines(data, &mut problems);
-    write_tx(conn, WriteLock::Catalogue, |conn| {
-        check_if_match(
-            options.if_match.as_deref(),
-            &catalogue_etag(conn)?,
-            "the catalogue",
-        )?;
-        let existing_sectors = sectors::list(conn)?;
-        let mut sector_by_name: HashMap<String, String> = existing_sectors
-            .iter()
-            .map(|s| (s.name.clone(), s.code.clone()))
-            .collect();
-        let mut taken: HashSet<String> = existing_sectors.into_iter().map(|s| s.code).collect();
-        let codes: Vec<String> = parsed
-            .iter()
-            .map(|p| p.record.code.as_str().to_owned())
-            .collect();
-        let timelines = repo::timelines(conn, &codes)?;
+    transact(
+        conn,
+        catalogue_guard(options.if_match.as_deref()),
+        actor,
+        |tx| {
+            let current = catalogue_etag(tx.conn)?;
+            tx.check_if_match(&current)?;
+            let conn = &mut *tx.conn;
+            let existing_sectors = sectors::list(conn)?;
+            let mut sector_by_name: HashMap<String, String> = existing_sectors
+                .iter()
+                .map(|s| (s.name.clone(), s.code.clone()))
+                .collect();
+            let mut taken: HashSet<String> = existing_sectors.into_iter().map(|s| s.code).collect();
+            let codes: Vec<String> = parsed
+                .iter()
+                .map(|p| p.record.code.as_str().to_owned())
+                .collect();
+            let timelines = repo::timelines(conn, &codes)?;
 
-        let mut new_sectors: Vec<SectorRow> = Vec::new();
-        let mut planned = Vec::new();
-        let (mut created, mut amended, mut unchanged) = (0, 0, 0);
-        let now = crate::repo::now();
-        for (index, ParsedLine { line, record }) in parsed.into_iter().enumerate() {
-            progress(index as u64 + 1);
-            let sector_name = record.sector_name;
-            let sector_code = match sector_by_name.get(&sector_name) {
-                Some(code) => code.clone(),
-                None => {
-                    let code = sectors::new_code(&sector_name, &|c| taken.contains(c));
-                    taken.insert(code.clone());
-                    sector_by_name.insert(sector_name.clone(), code.clone());
-                    new_sectors.push(SectorRow {
-                        code: code.clone(),
-                        name_search: text::search_key(&sector_name),
-                        name: sector_name,
-                        created_at: now,
-                    });
-                    code
+            let mut new_sectors: Vec<SectorRow> = Vec::new();
+            let mut planned = Vec::new();
+            let (mut created, mut amended, mut unchanged) = (0, 0, 0);
+            let now = crate::repo::now();
+            for (index, ParsedLine { line, record }) in parsed.into_iter().enumerate() {
+                progress(index as u64 + 1);
+                let sector_name = record.sector_name;
+                let sector_code = match sector_by_name.get(&sector_name) {
+                    Some(code) => code.clone(),
+                    None => {
+                        let code = sectors::new_code(&sector_name, &|c| taken.contains(c));
+                        taken.insert(code.clone());
+                        sector_by_name.insert(sector_name.clone(), code.clone());
+                        new_sectors.push(SectorRow {
+                            code: code.clone(),
+                            name_search: text::search_key(&sector_name),
+                            name: sector_name,
+                            created_at: now,
+                        });
+                        code
+                    }
+                };
+                let mut content = record.content;
+                content.sector_code = sector_code;
+                let code = record.code;
+                let rows = timelines
+                    .get(code.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let code_text = code.as_str().to_owned();
+                let seq = planned.len() as i32;
+                match plan_import_record(
+                    code,
+                    content,
+                    record.announced_by,
+                    options.effective_on,
+                    seq,
+                    rows,
+                ) {
+                    Ok(ImportOutcome::Created(item)) => {
+                        created += 1;
+                        planned.push(item);
+                    }
+                    Ok(ImportOutcome::Amended(item)) => {
+                        amended += 1;
+                        planned.push(item);
+                    }
+                    Ok(ImportOutcome::Unchanged) => unchanged += 1,
+                    Err(message) => problems.push(LineProblem {
+                        line,
+                        code: Some(code_text),
+                        message,
+                    }),
                 }
-            };
-            let mut content = record.content;
-            content.sector_code = sector_code;
-            let code = record.code;
-            let rows = timelines
-                .get(code.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let code_text = code.as_str().to_owned();
-            let seq = planned.len() as i32;
-            match plan_import_record(
-                code,
-                content,
-                record.announced_by,
-                options.effective_on,
-                seq,
-                rows,
-            ) {
-                Ok(ImportOutcome::Created(item)) => {
-                    created += 1;
-                    planned.push(item);
-                }
-                Ok(ImportOutcome::Amended(item)) => {
-                    amended += 1;
-                    planned.push(item);
-                }
-                Ok(ImportOutcome::Unchanged) => unchanged += 1,
-                Err(message) => problems.push(LineProblem {
-                    line,
-                    code: Some(code_text),
-                    message,
-                }),
             }
-        }
-        // Only sectors that a written version uses are created.
-        let used: HashSet<&str> = planned
-            .iter()
-            .map(|p| p.version.content.sector_code.as_str())
-            .collect();
-        new_sectors.retain(|s| used.contains(s.code.as_str()));
-        problems.sort_by_key(|p| p.line);
-        let mut summary = ImportSummary {
-            dry_run: options.dry_run,
-            effective_on: options.effective_on,
-            source_sha256: source_sha256.clone(),
-            lines,
-            created,
-            amended,
-            unchanged,
-            skipped: problems.len(),
-            sectors_created: new_sectors.len(),
-            decision_id: None,
-            problems,
-        };
-        if options.dry_run || planned.is_empty() {
-            return Ok(summary);
-        }
-        let number = format!(
-            "NHAP-{}-{}",
-            options.effective_on.format("%Y%m%d"),
-            &source_sha256[..12]
-        );
-        let decision = DecisionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            number_norm: crate::domain::codes::normalize_decision_number(&number),
-            number,
-            issuer: "niemyet catalogue import".into(),
-            scope: "national".into(),
-            kind: "import".into(),
-            title: Some(format!("Catalogue import from {}", options.source)),
-            signed_on: options.effective_on,
-            source: Some(options.source.clone()),
-            source_sha256: Some(source_sha256),
-            created_by: actor.sub.clone(),
-            created_at: now,
-        };
-        if repo::decision_number_taken(conn, &decision.number_norm, "national")? {
-            return Err(ApiError::Conflict(format!(
-                "this file was already imported with effective date {}, and the catalogue has changed since; \
+            // Only sectors that a written version uses are created.
+            let used: HashSet<&str> = planned
+                .iter()
+                .map(|p| p.version.content.sector_code.as_str())
+                .collect();
+            new_sectors.retain(|s| used.contains(s.code.as_str()));
+            problems.sort_by_key(|p| p.line);
+            let mut summary = ImportSummary {
+                dry_run: options.dry_run,
+                effective_on: options.effective_on,
+                source_sha256: source_sha256.clone(),
+                lines,
+                created,
+                amended,
+                unchanged,
+                skipped: problems.len(),
+                sectors_created: new_sectors.len(),
+                decision_id: None,
+                problems,
+            };
+            if options.dry_run || planned.is_empty() {
+                return Ok(summary);
+            }
+            let number = format!(
+                "NHAP-{}-{}",
+                options.effective_on.format("%Y%m%d"),
+                &source_sha256[..12]
+            );
+            let decision = DecisionRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                number_norm: crate::domain::codes::normalize_decision_number(&number),
+                number,
+                issuer: "niemyet catalogue import".into(),
+                scope: "national".into(),
+                kind: "import".into(),
+                title: Some(format!("Catalogue import from {}", options.source)),
+                signed_on: options.effective_on,
+                source: Some(options.source.clone()),
+                source_sha256: Some(source_sha256),
+                created_by: actor.identity.sub.clone(),
+                created_at: now,
+            };
+            if repo::decision_number_taken(conn, &decision.number_norm, "national")? {
+                return Err(ServiceError::Conflict(format!(
+                    "this file was already imported with effective date {}, and the catalogue has changed since; \
                  import it with a later effective date",
-                options.effective_on
-            )));
-        }
-        sectors::insert(conn, &new_sectors)?;
-        repo::apply(conn, &decision, &planned)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                actor,
-                action: "import",
-                entity: "decision",
-                entity_id: &decision.id,
-                unit: (decision.scope != crate::domain::catalogue::NATIONAL)
-                    .then_some(decision.scope.as_str()),
-                hash_before: None,
-                hash_after: decision.source_sha256.clone(),
-                request_id,
-            },
-        )?;
-        summary.decision_id = Some(decision.id);
-        Ok(summary)
-    })
+                    options.effective_on
+                )));
+            }
+            sectors::insert(conn, &new_sectors)?;
+            let hash = decision.source_sha256.clone();
+            record_decision(tx, &decision, &planned, ("import", hash))?;
+            summary.decision_id = Some(decision.id);
+            Ok(summary)
+        },
+    )
 }

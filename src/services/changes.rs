@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ServiceError;
 use crate::db::DbConnection;
 use crate::domain::catalogue::{ItemAction, Level, NATIONAL, levels_from_db};
-use crate::error::ApiError;
 use crate::repo::catalogue as repo;
 use crate::repo::sectors;
 
@@ -119,7 +119,7 @@ pub fn changes_since(
     province: Option<&str>,
     level: Option<Level>,
     today: NaiveDate,
-) -> Result<ChangeFeed, ApiError> {
+) -> Result<ChangeFeed, ServiceError> {
     let rows = repo::changes_since(conn, since, province)?;
     // A national change to a procedure the province has its own version of does not reach its
     // communes while that version is in force.
@@ -127,8 +127,10 @@ pub fn changes_since(
         None => HashMap::new(),
         Some(p) => {
             let mut map: HashMap<String, Vec<_>> = HashMap::new();
-            for (code, from, to) in repo::provincial_windows(conn, p)? {
-                map.entry(code).or_default().push((from, to));
+            for w in repo::provincial_windows(conn, p)? {
+                map.entry(w.procedure_code)
+                    .or_default()
+                    .push((w.valid_from, w.valid_to));
             }
             map
         }
@@ -145,13 +147,13 @@ pub fn changes_since(
     // off the commune level is a take-down for communes, one that adds it a new posting.
     let codes: Vec<String> = rows
         .iter()
-        .map(|(item, ..)| item.procedure_code.clone())
+        .map(|r| r.item.procedure_code.clone())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
     let mut windows: HashMap<String, Vec<repo::LevelWindow>> = HashMap::new();
     for w in repo::level_windows(conn, &codes)? {
-        windows.entry(w.0.clone()).or_default().push(w);
+        windows.entry(w.procedure_code.clone()).or_default().push(w);
     }
     let levels_before = |code: &str, scope: &str, on: NaiveDate| -> Vec<Level> {
         let Some(day_before) = on.pred_opt() else {
@@ -159,13 +161,15 @@ pub fn changes_since(
         };
         let list = windows.get(code).map(Vec::as_slice).unwrap_or(&[]);
         let in_force = |s: &str| {
-            list.iter().find(|(_, sc, from, to, _)| {
-                sc == s && *from <= day_before && to.is_none_or(|t| day_before < t)
+            list.iter().find(|w| {
+                w.scope == s
+                    && w.valid_from <= day_before
+                    && w.valid_to.is_none_or(|t| day_before < t)
             })
         };
         in_force(scope)
             .or_else(|| in_force(NATIONAL))
-            .map(|w| levels_from_db(&w.4).into_iter().collect())
+            .map(|w| levels_from_db(&w.levels).into_iter().collect())
             .unwrap_or_default()
     };
     let names: HashMap<String, String> = sectors::list(conn)?
@@ -175,7 +179,14 @@ pub fn changes_since(
     let mut counts = ChangeCounts::default();
     let mut decisions: Vec<ChangedDecision> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::new();
-    for (item, decision, name, sector_code, levels) in rows {
+    for repo::ChangeRow {
+        item,
+        decision,
+        name,
+        sector_code,
+        levels,
+    } in rows
+    {
         let levels: Vec<Level> = levels_from_db(&levels).into_iter().collect();
         let before = match item.action.as_str() {
             "new" => Vec::new(),
@@ -192,7 +203,7 @@ pub fn changes_since(
             "amended" => ItemAction::Amended,
             "abolished" => ItemAction::Abolished,
             other => {
-                return Err(ApiError::internal(anyhow::anyhow!(
+                return Err(ServiceError::internal(anyhow::anyhow!(
                     "decision item with action {other}"
                 )));
             }

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use super::ServiceError;
 
 /// A strong ETag over `parts` (each part ends with a NUL, so that parts cannot run together).
 pub fn of<I, P>(parts: I) -> String
@@ -21,7 +21,11 @@ where
 
 /// 412 unless `if_match` (when given) names the current ETag, or is `*`. `what` names the
 /// resource in the message ("the inventory", "the catalogue").
-pub fn check_if_match(if_match: Option<&str>, current: &str, what: &str) -> Result<(), ApiError> {
+pub fn check_if_match(
+    if_match: Option<&str>,
+    current: &str,
+    what: &str,
+) -> Result<(), ServiceError> {
     match if_match {
         None => Ok(()),
         Some(value)
@@ -32,7 +36,7 @@ pub fn check_if_match(if_match: Option<&str>, current: &str, what: &str) -> Resu
         {
             Ok(())
         }
-        Some(_) => Err(ApiError::PreconditionFailed(format!(
+        Some(_) => Err(ServiceError::PreconditionFailed(format!(
             "{what} changed since you read it (its ETag is now {current}); read it again and resend"
         ))),
     }
@@ -52,7 +56,7 @@ mod tests {
         assert!(check_if_match(Some("*"), &tag, "x").is_ok());
         assert!(matches!(
             check_if_match(Some("\"stale\""), &tag, "x"),
-            Err(ApiError::PreconditionFailed(_))
+            Err(ServiceError::PreconditionFailed(_))
         ));
         assert!(check_if_match(Some(&format!("W/{tag}")), &tag, "x").is_err());
     }

@@ -9,14 +9,15 @@ use std::io::Write;
 
 use chrono::{Duration, NaiveDate};
 
-use crate::auth::Identity;
 use crate::db::DbConnection;
 use crate::domain::catalogue::{ContentPatch, ItemAction, ItemInput, NATIONAL, Scope};
 use crate::domain::codes::{DecisionNumber, ProcedureCode, UnitCode};
 use crate::domain::gaps::{CatalogueVersion, PostingChannel};
-use crate::error::ApiError;
+use crate::repo::catalogue::load_catalogue;
+use crate::repo::units::communes_of;
+use crate::services::ServiceError;
 use crate::services::catalogue::{DecisionInput, create_decision};
-use crate::services::reports::load_catalogue;
+use crate::services::write::Actor;
 
 /// SplitMix64: small, fast, and the same on every platform.
 pub struct Rng(u64);
@@ -70,15 +71,15 @@ const AMENDING_PROVINCES: [&str; 5] = ["79", "01", "48", "92", "52"];
 /// What an outdated posting shows when the procedure was never amended: a pre-2025 number.
 const OLD_DECISION: &str = "1085/QĐ-UBND";
 
-fn code(c: &str) -> Result<ProcedureCode, ApiError> {
-    ProcedureCode::parse(c).map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.0)))
+fn code(c: &str) -> Result<ProcedureCode, ServiceError> {
+    ProcedureCode::parse(c).map_err(|e| ServiceError::internal(anyhow::anyhow!("{}", e.0)))
 }
 
-fn number(n: &str) -> Result<DecisionNumber, ApiError> {
-    DecisionNumber::parse(n).map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.0)))
+fn number(n: &str) -> Result<DecisionNumber, ServiceError> {
+    DecisionNumber::parse(n).map_err(|e| ServiceError::internal(anyhow::anyhow!("{}", e.0)))
 }
 
-fn taken(conn: &mut DbConnection, number: &str, scope: &str) -> Result<bool, ApiError> {
+fn taken(conn: &mut DbConnection, number: &str, scope: &str) -> Result<bool, ServiceError> {
     let norm = crate::domain::codes::normalize_decision_number(number);
     Ok(crate::repo::catalogue::decision_number_taken(
         conn, &norm, scope,
@@ -98,10 +99,10 @@ pub fn generate(
     conn: &mut DbConnection,
     options: &GenerateOptions,
     out: &mut dyn Write,
-) -> Result<GenerateSummary, ApiError> {
+) -> Result<GenerateSummary, ServiceError> {
     let mut rng = Rng::new(options.seed);
     let mut summary = GenerateSummary::default();
-    let system = Identity::system();
+    let system = Actor::system();
     let amend_on = options.as_of - Duration::days(60);
     let abolish_on = options.as_of - Duration::days(30);
 
@@ -164,7 +165,8 @@ pub fn generate(
     }
     for (p, items) in provincial {
         let scope = Scope::Province(
-            UnitCode::province(p).map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.0)))?,
+            UnitCode::province(p)
+                .map_err(|e| ServiceError::internal(anyhow::anyhow!("{}", e.0)))?,
         );
         decisions.push((format!("9100/QĐ-UBND-{p}"), scope, items));
     }
@@ -179,7 +181,7 @@ pub fn generate(
                     patch: None,
                 })
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, ServiceError>>()?;
         decisions.push((NATIONAL_ABOLITION.into(), Scope::National, items));
     }
     for (n, scope, items) in decisions {
@@ -199,21 +201,24 @@ pub fn generate(
                 title: Some(TITLE.into()),
                 items,
             },
-            &system,
-            None,
-            None,
-        )?;
+            (&system, None),
+        )?
+        .without_cache();
         summary.decisions_recorded += 1;
     }
 
     // Postings, commune by commune.
     let index = load_catalogue(conn, None)?;
-    let communes = crate::services::reports::communes_of(conn, None)?;
-    writeln!(
-        out,
-        "unit_code,procedure_code,channel,decision_number,posted_on"
-    )
-    .map_err(ApiError::internal)?;
+    let communes = communes_of(conn, None)?;
+    let mut csv = crate::services::csv::writer(out);
+    csv.write_record([
+        "unit_code",
+        "procedure_code",
+        "channel",
+        "decision_number",
+        "posted_on",
+    ])
+    .map_err(ServiceError::internal)?;
     let first_day = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap_or(options.as_of);
     let mut views = BTreeMap::new();
     for commune in communes {
@@ -231,15 +236,13 @@ pub fn generate(
         summary.communes += 1;
         let mut line = |code: &str, channel: PostingChannel, decision: &str, on: NaiveDate| {
             summary.rows += 1;
-            writeln!(
-                out,
-                "{},{},{},{},{}",
-                commune.code,
+            csv.write_record([
+                commune.code.as_str(),
                 code,
                 channel.as_str(),
                 decision,
-                on
-            )
+                &on.to_string(),
+            ])
         };
         for v in versions {
             let current = v.announced_by.as_deref().unwrap_or(OLD_DECISION);
@@ -274,7 +277,7 @@ pub fn generate(
                             .min(options.as_of),
                     ),
                 };
-                line(&v.code, channel, decision, on).map_err(ApiError::internal)?;
+                line(&v.code, channel, decision, on).map_err(ServiceError::internal)?;
             }
         }
         // Some abolished procedures are still up.
@@ -290,9 +293,10 @@ pub fn generate(
             if rng.chance(0.2) {
                 let decision = last.announced_by.as_deref().unwrap_or(OLD_DECISION);
                 let on = first_day + Duration::days(rng.below(30) as i64);
-                line(c, PostingChannel::Counter, decision, on).map_err(ApiError::internal)?;
+                line(c, PostingChannel::Counter, decision, on).map_err(ServiceError::internal)?;
             }
         }
     }
+    csv.flush().map_err(ServiceError::internal)?;
     Ok(summary)
 }

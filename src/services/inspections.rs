@@ -14,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::auth::Identity;
-use crate::db::{DbConnection, WriteLock, write_tx};
-use crate::error::ApiError;
-use crate::repo::audit::{self, AuditEvent};
+use super::ServiceError;
+use super::reports::{CommuneReport, ReportFinding, UnitRef, commune_report};
+use super::snapshot;
+use super::write::{Actor, Audit, Guard, transact};
+use crate::cache::counters::Committed;
+use crate::db::{DbConnection, WriteLock};
+use crate::repo::audit::Entity;
 use crate::repo::inspections::{self as repo, InspectionHead, InspectionRow};
-use crate::services::reports::{CommuneReport, ReportFinding, UnitRef, commune_report};
 
 /// A checked request to record an inspection.
 #[derive(Debug, Clone)]
@@ -60,13 +62,13 @@ pub struct Inspection {
     pub report: CommuneReport,
 }
 
-fn team_from_db(raw: &str) -> Result<Vec<String>, ApiError> {
+fn team_from_db(raw: &str) -> Result<Vec<String>, ServiceError> {
     serde_json::from_str(raw)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("inspection team is not JSON: {e}")))
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("inspection team is not JSON: {e}")))
 }
 
 impl InspectionHead {
-    pub fn view(self) -> Result<InspectionSummary, ApiError> {
+    pub fn view(self) -> Result<InspectionSummary, ServiceError> {
         Ok(InspectionSummary {
             team: team_from_db(&self.team)?,
             id: self.id,
@@ -84,9 +86,11 @@ impl InspectionHead {
 }
 
 impl InspectionRow {
-    pub fn view(self) -> Result<Inspection, ApiError> {
-        let report: CommuneReport = serde_json::from_str(&self.report).map_err(|e| {
-            ApiError::internal(anyhow::anyhow!("inspection {} report: {e}", self.id))
+    pub fn view(self) -> Result<Inspection, ServiceError> {
+        // Read through the stored format, never through the API's report type: a snapshot
+        // outlives any version of the API.
+        let report = snapshot::read(&self.report).map_err(|e| {
+            ServiceError::internal(anyhow::anyhow!("inspection {} snapshot: {e}", self.id))
         })?;
         Ok(Inspection {
             summary: InspectionSummary {
@@ -108,47 +112,42 @@ impl InspectionRow {
 }
 
 /// Records an inspection of `input.commune` (whose province is `province`): freezes its report
-/// as of the inspection day. Runs under the commune's write lock, so the snapshot never mixes
-/// two states of its postings.
+/// as of the inspection day, in the stored snapshot format. Runs under the commune's write lock,
+/// so the snapshot never mixes two states of its postings.
 pub fn record(
     conn: &mut DbConnection,
     input: InspectionInput,
     province: &str,
-    actor: &Identity,
-    request_id: Option<String>,
-) -> Result<InspectionRow, ApiError> {
-    write_tx(conn, WriteLock::commune(&input.commune), |conn| {
-        let report = commune_report(conn, &input.commune, input.inspected_on)?;
-        let json = serde_json::to_string(&report).map_err(ApiError::internal)?;
+    actor: &Actor,
+) -> Result<Committed<InspectionRow>, ServiceError> {
+    let guard = Guard::lock(WriteLock::commune(&input.commune));
+    transact(conn, guard, actor, |tx| {
+        let report = commune_report(tx.conn, &input.commune, input.inspected_on)?;
+        let json = snapshot::write(&report)?;
         let content_hash = hex::encode(Sha256::digest(json.as_bytes()));
         let row = InspectionRow {
             id: uuid::Uuid::now_v7().to_string(),
             unit_code: input.commune.clone(),
             province_code: province.to_owned(),
             inspected_on: input.inspected_on,
-            team: serde_json::to_string(&input.team).map_err(ApiError::internal)?,
+            team: serde_json::to_string(&input.team).map_err(ServiceError::internal)?,
             notes: input.notes,
             finding_count: i32::try_from(report.findings.len()).unwrap_or(i32::MAX),
             completeness: report.summary.completeness,
             report: json,
             content_hash,
-            created_by: actor.sub.clone(),
+            created_by: actor.identity.sub.clone(),
             created_at: crate::repo::now(),
         };
-        repo::insert(conn, &row)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                actor,
-                action: "create",
-                entity: "inspection",
-                entity_id: &row.id,
-                unit: Some(&row.unit_code),
-                hash_before: None,
-                hash_after: Some(row.content_hash.clone()),
-                request_id,
-            },
-        )?;
+        repo::insert(tx.conn, &row)?;
+        tx.audit(Audit {
+            action: "create",
+            entity: Entity::Inspection,
+            entity_id: row.id.clone(),
+            unit: Some(row.unit_code.clone()),
+            before: None,
+            after: Some(row.content_hash.clone()),
+        });
         Ok(row)
     })
 }

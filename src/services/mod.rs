@@ -1,17 +1,25 @@
 //! Operations that span several repository calls or one transaction: imports, decisions,
-//! postings, reports, inspections and the change feed.
-//! Shared by the HTTP handlers, the CLI and start-up seeding.
+//! postings, settings, reports, inspections and the change feed. Shared by the HTTP handlers,
+//! the command line and start-up seeding, which all call the same functions; every write goes
+//! through [`write::transact`]. Errors are [`ServiceError`], mapped to HTTP at the edge.
 
 pub mod bulk;
-pub mod cache;
 pub mod catalogue;
 pub mod changes;
+pub mod csv;
+mod error;
 pub mod etag;
 pub mod generate;
 pub mod inspections;
 pub mod postings;
 pub mod reports;
+pub mod sectors;
+pub mod settings;
+pub mod snapshot;
 pub mod units;
+pub mod write;
+
+pub use error::ServiceError;
 
 use std::io::Read;
 

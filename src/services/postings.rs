@@ -5,17 +5,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
+use diesel::QueryResult;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::auth::Identity;
-use crate::db::{DbConnection, WriteLock, write_tx};
+use super::ServiceError;
+use super::write::{Actor, Audit, Counter, Guard, Tx, transact};
+use crate::cache::counters::Committed;
+use crate::db::{DbConnection, WriteLock};
 use crate::domain::codes::{ProcedureCode, normalize_decision_number};
 use crate::domain::gaps::{CatalogueIndex, PostingChannel};
-use crate::error::ApiError;
-use crate::repo::audit::{self, AuditEvent};
+use crate::repo::audit::Entity;
 use crate::repo::postings::{self, PostingRow};
 
 /// One posting as submitted, already checked.
@@ -116,7 +117,7 @@ fn warnings_for(catalogue: &CatalogueIndex, inputs: &[&PostingInput]) -> Vec<Pos
     out
 }
 
-fn new_row(unit: &str, input: &PostingInput, actor: &Identity) -> PostingRow {
+fn new_row(unit: &str, input: &PostingInput, actor: &Actor) -> PostingRow {
     PostingRow {
         id: uuid::Uuid::now_v7().to_string(),
         unit_code: unit.to_owned(),
@@ -129,7 +130,7 @@ fn new_row(unit: &str, input: &PostingInput, actor: &Identity) -> PostingRow {
         evidence_url: input.evidence_url.clone(),
         photo_ref: input.photo_ref.clone(),
         note: input.note.clone(),
-        recorded_by: actor.sub.clone(),
+        recorded_by: actor.identity.sub.clone(),
         recorded_at: crate::repo::now(),
     }
 }
@@ -231,7 +232,7 @@ fn apply_one(
     unit: &str,
     open: Option<&PostingRow>,
     input: &PostingInput,
-    actor: &Identity,
+    actor: &Actor,
 ) -> QueryResult<Outcome> {
     let Some(old) = open else {
         pending.inserts.push(new_row(unit, input, actor));
@@ -251,7 +252,7 @@ fn apply_one(
         edited.evidence_url = input.evidence_url.clone();
         edited.photo_ref = input.photo_ref.clone();
         edited.note = input.note.clone();
-        edited.recorded_by = actor.sub.clone();
+        edited.recorded_by = actor.identity.sub.clone();
         edited.recorded_at = crate::repo::now();
         postings::update_evidence(conn, &edited)?;
         pending.edited.push(edited);
@@ -274,49 +275,40 @@ fn count(changes: &mut PostingChanges, outcome: Outcome) {
     }
 }
 
-fn audit_write(
-    conn: &mut DbConnection,
-    actor: &Identity,
+/// The audit entry and counter of a change to `unit`'s inventory (ETags before and after).
+fn record_change(
+    tx: &mut Tx<'_>,
     unit: &str,
-    action: &str,
-    entity_id: &str,
+    action: &'static str,
+    entity_id: String,
     (before, after): (&str, &str),
-    request_id: Option<String>,
-) -> QueryResult<()> {
-    crate::repo::revisions::bump(conn, unit)?;
-    audit::record(
-        conn,
-        AuditEvent {
-            actor,
-            action,
-            entity: "postings",
-            entity_id,
-            unit: Some(unit),
-            hash_before: Some(before.trim_matches('"').to_owned()),
-            hash_after: Some(after.trim_matches('"').to_owned()),
-            request_id,
-        },
-    )
+) {
+    tx.bump(Counter::Commune(unit.to_owned()));
+    tx.audit(Audit {
+        action,
+        entity: Entity::Postings,
+        entity_id,
+        unit: Some(unit.to_owned()),
+        before: Some(before.trim_matches('"').to_owned()),
+        after: Some(after.trim_matches('"').to_owned()),
+    });
 }
 
 /// The commune's open postings and their ETag, after checking `If-Match` against it.
-fn open_inventory(
-    conn: &mut DbConnection,
-    unit: &str,
-    if_match: Option<&str>,
-) -> Result<(Vec<PostingRow>, String), ApiError> {
-    let open = postings::open_for_unit(conn, unit)?;
+fn open_inventory(tx: &mut Tx<'_>, unit: &str) -> Result<(Vec<PostingRow>, String), ServiceError> {
+    let open = postings::open_for_unit(tx.conn, unit)?;
     let etag = inventory_etag(&open);
-    super::etag::check_if_match(if_match, &etag, "the inventory")?;
+    tx.check_if_match(&etag)?;
     Ok((open, etag))
 }
 
-/// Who writes, and under which precondition.
-pub struct WriteContext<'a> {
-    pub actor: &'a Identity,
-    /// The `If-Match` header, if any.
-    pub if_match: Option<&'a str>,
-    pub request_id: Option<String>,
+/// The guard of a write to `unit`'s inventory.
+fn guard<'a>(unit: &str, if_match: Option<&'a str>) -> Guard<'a> {
+    Guard {
+        lock: WriteLock::commune(unit),
+        if_match,
+        what: "the inventory",
+    }
 }
 
 /// Replaces a commune's whole inventory: postings not in `inputs` are taken down `today`.
@@ -326,15 +318,10 @@ pub fn replace_inventory(
     inputs: &[PostingInput],
     today: NaiveDate,
     catalogue: &CatalogueIndex,
-    ctx: WriteContext<'_>,
-) -> Result<PostingChanges, ApiError> {
-    let WriteContext {
-        actor,
-        if_match,
-        request_id,
-    } = ctx;
-    write_tx(conn, WriteLock::commune(unit), |conn| {
-        let (open, before) = open_inventory(conn, unit, if_match)?;
+    (actor, if_match): (&Actor, Option<&str>),
+) -> Result<Committed<PostingChanges>, ServiceError> {
+    transact(conn, guard(unit, if_match), actor, |tx| {
+        let (open, before) = open_inventory(tx, unit)?;
         let by_key: BTreeMap<(String, String), &PostingRow> = open
             .iter()
             .map(|r| ((r.procedure_code.clone(), r.channel.clone()), r))
@@ -348,7 +335,7 @@ pub fn replace_inventory(
                 input.channel.as_str().to_owned(),
             );
             let outcome = apply_one(
-                conn,
+                tx.conn,
                 &mut pending,
                 unit,
                 by_key.get(&key).copied(),
@@ -365,20 +352,18 @@ pub fn replace_inventory(
             }
         }
         let after = pending.open_after(&open);
-        pending.flush(conn, unit)?;
+        pending.flush(tx.conn, unit)?;
         changes.warnings = warnings_for(catalogue, &inputs.iter().collect::<Vec<_>>());
         changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
-            audit_write(
-                conn,
-                actor,
+            record_change(
+                tx,
                 unit,
                 "replace",
-                unit,
+                unit.to_owned(),
                 (&before, &changes.etag),
-                request_id,
-            )?;
+            );
         }
         Ok(changes)
     })
@@ -390,15 +375,10 @@ pub fn put_posting(
     unit: &str,
     input: &PostingInput,
     catalogue: &CatalogueIndex,
-    ctx: WriteContext<'_>,
-) -> Result<(PostingChanges, PostingRow), ApiError> {
-    let WriteContext {
-        actor,
-        if_match,
-        request_id,
-    } = ctx;
-    write_tx(conn, WriteLock::commune(unit), |conn| {
-        let (open, before) = open_inventory(conn, unit, if_match)?;
+    (actor, if_match): (&Actor, Option<&str>),
+) -> Result<Committed<(PostingChanges, PostingRow)>, ServiceError> {
+    transact(conn, guard(unit, if_match), actor, |tx| {
+        let (open, before) = open_inventory(tx, unit)?;
         let current = open.iter().find(|r| {
             r.procedure_code == input.code.as_str() && r.channel == input.channel.as_str()
         });
@@ -406,24 +386,16 @@ pub fn put_posting(
         let mut pending = Pending::default();
         count(
             &mut changes,
-            apply_one(conn, &mut pending, unit, current, input, actor)?,
+            apply_one(tx.conn, &mut pending, unit, current, input, actor)?,
         );
         let after = pending.open_after(&open);
-        pending.flush(conn, unit)?;
+        pending.flush(tx.conn, unit)?;
         changes.warnings = warnings_for(catalogue, &[input]);
         changes.etag = inventory_etag(&after);
         changes.changed = changes.etag != before;
         if changes.changed {
             let id = format!("{unit}/{}/{}", input.code, input.channel.as_str());
-            audit_write(
-                conn,
-                actor,
-                unit,
-                "put",
-                &id,
-                (&before, &changes.etag),
-                request_id,
-            )?;
+            record_change(tx, unit, "put", id, (&before, &changes.etag));
         }
         let row = after
             .into_iter()
@@ -431,38 +403,33 @@ pub fn put_posting(
                 r.procedure_code == input.code.as_str() && r.channel == input.channel.as_str()
             })
             .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("the posting just written is missing"))
+                ServiceError::internal(anyhow::anyhow!("the posting just written is missing"))
             })?;
         Ok((changes, row))
     })
 }
 
-/// Takes one posting down on `on` (it stays in the history).
+/// Takes one posting down on `on` (it stays in the history). Returns the inventory's new ETag.
 pub fn remove_posting(
     conn: &mut DbConnection,
     unit: &str,
     (code, channel): (&ProcedureCode, PostingChannel),
     on: NaiveDate,
-    ctx: WriteContext<'_>,
-) -> Result<String, ApiError> {
-    let WriteContext {
-        actor,
-        if_match,
-        request_id,
-    } = ctx;
-    write_tx(conn, WriteLock::commune(unit), |conn| {
-        let (open, before) = open_inventory(conn, unit, if_match)?;
+    (actor, if_match): (&Actor, Option<&str>),
+) -> Result<Committed<String>, ServiceError> {
+    transact(conn, guard(unit, if_match), actor, |tx| {
+        let (open, before) = open_inventory(tx, unit)?;
         let row = open
             .iter()
             .find(|r| r.procedure_code == code.as_str() && r.channel == channel.as_str())
             .ok_or_else(|| {
-                ApiError::NotFound(format!(
+                ServiceError::NotFound(format!(
                     "commune {unit} has no current posting of {code} on {}",
                     channel.as_str()
                 ))
             })?;
         if on < row.posted_on {
-            return Err(ApiError::validation_one(
+            return Err(ServiceError::invalid(
                 "removed_on",
                 format!(
                     "the posting dates from {}; it cannot be removed before that",
@@ -470,19 +437,11 @@ pub fn remove_posting(
                 ),
             ));
         }
-        postings::remove(conn, &row.id, on)?;
+        postings::remove(tx.conn, &row.id, on)?;
         let remaining: Vec<PostingRow> = open.iter().filter(|r| r.id != row.id).cloned().collect();
         let after = inventory_etag(&remaining);
         let id = format!("{unit}/{code}/{}", channel.as_str());
-        audit_write(
-            conn,
-            actor,
-            unit,
-            "remove",
-            &id,
-            (&before, &after),
-            request_id,
-        )?;
+        record_change(tx, unit, "remove", id, (&before, &after));
         Ok(after)
     })
 }

@@ -238,7 +238,7 @@ async fn no_endpoint_changes_an_entry_and_the_database_refuses_to() {
     assert_eq!(inspection.status, 201, "{}", inspection.text());
     // Even with direct access, the rows cannot be rewritten.
     use diesel::RunQueryDsl;
-    let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = app.pool.get().expect("a pooled connection");
     let truncate: &[&str] = if crate::helpers::is_postgres() {
         &["TRUNCATE audit_log", "TRUNCATE inspections"]
     } else {

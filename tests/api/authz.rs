@@ -59,7 +59,7 @@ fn bad_tokens() -> Vec<(&'static str, Option<String>)> {
     };
     let sign = |c: Value, key: &[u8]| {
         jsonwebtoken::encode(&Header::default(), &c, &EncodingKey::from_secret(key))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the token is signed")
     };
     let secret = TEST_SECRET.as_bytes();
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -115,7 +115,7 @@ async fn call(
     path: &str,
     token: Option<&str>,
 ) -> crate::helpers::Reply {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
     let mut request = app.client.request(method.clone(), app.url(&fill(path)));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -358,7 +358,7 @@ async fn matrix_call(
         "/api/v1/sectors/{code}" => format!("/api/v1/sectors/{}", ids.sector),
         other => fill(other),
     };
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
     let mut request = app
         .client
         .request(method.clone(), app.url(&url))

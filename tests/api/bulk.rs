@@ -28,14 +28,14 @@ async fn niemyet(app: &TestApp, args: &[&str]) -> Run {
             .env("NIEMYET_DEMO", "false")
             .env("RUST_LOG", "warn")
             .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the command runs");
         Run {
             ok: out.status.success(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .expect("the blocking task completes")
 }
 
 /// A scratch directory removed when the test ends.
@@ -44,13 +44,13 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("niemyet-bulk-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&dir).expect("the directory is created");
         Self(dir)
     }
 
     fn write(&self, name: &str, lines: &[&str]) -> String {
         let path = self.0.join(name);
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, lines.join("\n") + "\n").expect("the file is written");
         path.to_string_lossy().into_owned()
     }
 }
@@ -103,10 +103,10 @@ fn posting_indexes(app: &TestApp) -> Vec<String> {
     } else {
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'postings' ORDER BY 1"
     };
-    let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = app.pool.get().expect("a pooled connection");
     let names: Vec<Name> = diesel::sql_query(sql)
         .load(&mut *conn)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the query runs");
     names.into_iter().map(|n| n.name).collect()
 }
 
@@ -137,7 +137,7 @@ async fn a_generated_province_loads_in_several_chunks_and_its_reports_follow() {
     let file = file.to_string_lossy().into_owned();
     let generated = niemyet(&app, &["generate", "--provinces", "22", "--out", &file]).await;
     assert!(generated.ok, "{}", generated.stderr);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&file).expect("the file is read");
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert!(
         rows.len() > 50_000,

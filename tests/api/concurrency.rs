@@ -61,7 +61,7 @@ async fn eight_writers_updating_one_communes_postings_lose_nothing_and_never_fai
     }
     let mut failures = Vec::new();
     for task in tasks {
-        failures.extend(task.await.unwrap_or_else(|e| panic!("{e}")));
+        failures.extend(task.await.expect("the task completes"));
     }
     assert!(
         failures.is_empty(),
@@ -309,13 +309,13 @@ async fn the_revision_watcher_connects_with_its_own_settings() {
     let started = std::time::Instant::now();
     loop {
         let watchers: Count = {
-            let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+            let mut conn = app.pool.get().expect("a pooled connection");
             diesel::sql_query(
                 "SELECT count(*) AS n FROM pg_stat_activity \
                  WHERE application_name = 'niemyet-revisions' AND datname = current_database()",
             )
             .get_result(&mut *conn)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the query runs")
         };
         if watchers.n == 1 {
             break;

@@ -149,13 +149,14 @@ async fn a_stalled_upload_times_out_with_a_problem_and_writes_nothing() {
     // A plain socket on a blocking thread: send the head and the start of the body, then wait.
     let (answer, waited) = actix_web::rt::task::spawn_blocking(move || {
         use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+        let mut stream =
+            std::net::TcpStream::connect(&address).expect("the server accepts a connection");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the read timeout is set");
         stream
             .write_all(head.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the request is written");
         let started = Instant::now();
         let mut answer = Vec::new();
         let mut buf = [0u8; 4096];
@@ -171,7 +172,7 @@ async fn a_stalled_upload_times_out_with_a_problem_and_writes_nothing() {
         (answer, started.elapsed())
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the blocking task completes");
     assert!(
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
         "{waited:?}"

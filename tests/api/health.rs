@@ -53,7 +53,7 @@ async fn ready_is_503_problem_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
     let url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
     let name = {
-        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = app.pool.get().expect("a pooled connection");
         diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
             "current_database()",
         ))
@@ -61,12 +61,12 @@ async fn ready_is_503_problem_when_the_database_is_gone() {
             niemyet::db::DbConnection::Pg(c) => c,
             niemyet::db::DbConnection::Sqlite(_) => unreachable!(),
         })
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the query runs")
     };
-    let mut admin = PgConnection::establish(&url).unwrap_or_else(|e| panic!("{e}"));
+    let mut admin = PgConnection::establish(&url).expect("a PostgreSQL connection");
     admin
         .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the statement runs");
     let body = app.get("/ready").await.problem(503);
     assert!(
         !body["detail"].as_str().unwrap_or_default().contains(&name),

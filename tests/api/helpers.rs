@@ -160,7 +160,7 @@ fn pool_for(url: &DatabaseUrl) -> DbPool {
         max_size: 2,
         connect_timeout: std::time::Duration::from_secs(10),
     };
-    db::build_pool(url, &settings).unwrap_or_else(|e| panic!("pool: {e}"))
+    db::build_pool(url, &settings).expect("a connection pool")
 }
 
 fn sqlite_template(demo: bool) -> PathBuf {
@@ -170,7 +170,7 @@ fn sqlite_template(demo: bool) -> PathBuf {
         .get_or_init(|| {
             let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("niemyet-templates");
-            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(&dir).expect("the directory is created");
             let key = template_key();
             let path = dir.join(format!(
                 "template-{key}-{}.db",
@@ -189,13 +189,13 @@ fn sqlite_template(demo: bool) -> PathBuf {
                 {
                     let pool = pool_for(&DatabaseUrl::parse(&building.to_string_lossy()));
                     prepare_database(&pool, SeedOptions { data: true, demo })
-                        .unwrap_or_else(|e| panic!("template: {e:#}"));
-                    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+                        .expect("template: the database is prepared");
+                    let mut conn = pool.get().expect("a pooled connection");
                     // A consistent single-file copy, whatever the WAL holds.
                     conn.batch_execute(&format!("VACUUM INTO '{}'", packed.display()))
-                        .unwrap_or_else(|e| panic!("{e}"));
+                        .expect("the statement runs");
                 }
-                std::fs::rename(&packed, &path).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::rename(&packed, &path).expect("the template is moved into place");
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", building.display()));
                 }
@@ -211,17 +211,16 @@ fn postgres_template(admin_url: &str, demo: bool) -> String {
         .get_or_init(|| {
             let key = template_key();
             let name = format!("niemyet_tpl_{key}_{}", if demo { "demo" } else { "plain" });
-            let mut admin =
-                PgConnection::establish(admin_url).unwrap_or_else(|e| panic!("{admin_url}: {e}"));
+            let mut admin = PgConnection::establish(admin_url).expect("a PostgreSQL connection");
             // One builder at a time, across test processes too.
             admin
                 .batch_execute("SELECT pg_advisory_lock(7731001)")
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("the statement runs");
             let exists = diesel::dsl::select(diesel::dsl::exists(
                 pg_database::table.filter(pg_database::datname.eq(&name)),
             ))
             .get_result::<bool>(&mut admin)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the query runs");
             if !exists {
                 let stale: Vec<String> = pg_database::table
                     .filter(pg_database::datname.like("niemyet_tpl_%"))
@@ -240,22 +239,22 @@ fn postgres_template(admin_url: &str, demo: bool) -> String {
                     format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
                     format!("CREATE DATABASE \"{building}\""),
                 ] {
-                    admin.batch_execute(&sql).unwrap_or_else(|e| panic!("{e}"));
+                    admin.batch_execute(&sql).expect("the statement runs");
                 }
                 {
                     let pool = pool_for(&DatabaseUrl::parse(&with_database(admin_url, &building)));
                     prepare_database(&pool, SeedOptions { data: true, demo })
-                        .unwrap_or_else(|e| panic!("template: {e:#}"));
+                        .expect("template: the database is prepared");
                 }
                 admin
                     .batch_execute(&format!(
                         "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
                     ))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .expect("the statement runs");
             }
             admin
                 .batch_execute("SELECT pg_advisory_unlock(7731001)")
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("the statement runs");
             name
         })
         .clone()
@@ -282,7 +281,7 @@ pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         vars.push((k.to_string(), v.to_string()));
     }
     Settings::from_lookup(move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("valid settings")
 }
 
 /// A fresh database (copied from the template) and the URL to reach it.
@@ -291,12 +290,12 @@ fn fresh_database(demo: bool) -> (String, Cleanup) {
         Some(admin_url) => {
             let template = postgres_template(&admin_url, demo);
             let name = format!("niemyet_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| panic!("{e}"));
+            let mut admin = PgConnection::establish(&admin_url).expect("a PostgreSQL connection");
             admin
                 .batch_execute(&format!(
                     "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
                 ))
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("the statement runs");
             (
                 with_database(&admin_url, &name),
                 Cleanup::Postgres { admin_url, name },
@@ -305,9 +304,9 @@ fn fresh_database(demo: bool) -> (String, Cleanup) {
         None => {
             let template = sqlite_template(demo);
             let dir = std::env::temp_dir().join(format!("niemyet-test-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(&dir).expect("the directory is created");
             let path = dir.join("niemyet.db");
-            std::fs::copy(&template, &path).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::copy(&template, &path).expect("the template is copied");
             (path.to_string_lossy().into_owned(), Cleanup::SqliteDir(dir))
         }
     }
@@ -337,11 +336,11 @@ impl TestApp {
         let settings = test_settings(&url, extra);
         let database_url = url.clone();
         let keys = JwtKeys::from_settings(&settings.jwt, Environment::Development)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the JWT keys load");
         let pool = pool_for(&settings.database);
         let app = Application::build(settings)
             .await
-            .unwrap_or_else(|e| panic!("build: {e:#}"));
+            .expect("the application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
@@ -359,7 +358,7 @@ impl TestApp {
     pub async fn spawn_sibling(&self) -> String {
         let app = Application::build(test_settings(&self.database_url, &[]))
             .await
-            .unwrap_or_else(|e| panic!("build: {e:#}"));
+            .expect("the application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         address
@@ -373,7 +372,7 @@ impl TestApp {
     pub fn token(&self, role: Role, unit: Option<&str>) -> String {
         self.keys
             .mint(&format!("test-{}", role.as_str()), role, unit, 3600)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("a token is minted")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -381,17 +380,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("request failed: {e}"));
+        let response = request.send().await.expect("the request is answered");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .unwrap_or_else(|e| panic!("body: {e}"))
-            .to_vec();
+        let bytes = response.bytes().await.expect("the body is read").to_vec();
         Reply {
             status,
             headers,
@@ -463,10 +455,10 @@ impl TestApp {
     /// Row counts of every table: compared before and after a refused request.
     pub fn table_counts(&self) -> BTreeMap<&'static str, i64> {
         use niemyet::db::schema::*;
-        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = self.pool.get().expect("a pooled connection");
         let conn = &mut *conn;
         let mut counts = BTreeMap::new();
-        let count = |r: QueryResult<i64>| r.unwrap_or_else(|e| panic!("{e}"));
+        let count = |r: QueryResult<i64>| r.expect("the query runs");
         counts.insert("units", count(units::table.count().get_result(conn)));
         counts.insert("sectors", count(sectors::table.count().get_result(conn)));
         counts.insert(
@@ -518,11 +510,11 @@ impl TestApp {
     /// Closed version windows, to check that a refused write changed no `valid_to`.
     pub fn closed_versions(&self) -> i64 {
         use niemyet::db::schema::procedure_versions;
-        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = self.pool.get().expect("a pooled connection");
         procedure_versions::table
             .filter(procedure_versions::valid_to.is_not_null())
             .count()
             .get_result(&mut *conn)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the query runs")
     }
 }

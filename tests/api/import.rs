@@ -7,12 +7,12 @@ use crate::helpers::TestApp;
 
 /// The bundled record of one procedure, as a JSON value.
 fn record(code: &str) -> Value {
-    let data = niemyet::seed::catalogue_bytes().unwrap_or_else(|e| panic!("{e}"));
+    let data = niemyet::seed::catalogue_bytes().expect("the bundled catalogue unpacks");
     String::from_utf8_lossy(&data)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_default())
         .find(|r| r["code"] == code)
-        .unwrap_or_else(|| panic!("{code} not bundled"))
+        .expect("{code} not bundled")
 }
 
 /// A file of five lines: one changed record, one unchanged, one new, and bad lines.
@@ -169,8 +169,8 @@ async fn a_gzip_body_is_accepted_and_a_gzip_bomb_is_refused() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder
         .write_all(&sample_file())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let gz = encoder.finish().unwrap_or_else(|e| panic!("{e}"));
+        .expect("the data is compressed");
+    let gz = encoder.finish().expect("the gzip stream ends");
     let reply = import(
         &app,
         "?dry_run=true&effective_on=2026-02-01",
@@ -185,9 +185,9 @@ async fn a_gzip_body_is_accepted_and_a_gzip_bomb_is_refused() {
     let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let zeros = vec![b' '; 1024 * 1024];
     for _ in 0..300 {
-        bomb.write_all(&zeros).unwrap_or_else(|e| panic!("{e}"));
+        bomb.write_all(&zeros).expect("the data is compressed");
     }
-    let bomb = bomb.finish().unwrap_or_else(|e| panic!("{e}"));
+    let bomb = bomb.finish().expect("the gzip stream ends");
     assert!(bomb.len() < 2 * 1024 * 1024);
     import(&app, "", bomb, "application/gzip")
         .await

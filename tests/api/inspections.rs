@@ -91,7 +91,7 @@ async fn a_follow_up_shows_the_fixed_posting_resolved_and_the_new_decisions_find
         .iter()
         .find(|f| f["procedure_code"] == "1.000656" && f["channel"] == "portal")
         .cloned()
-        .unwrap_or_else(|| panic!("the portal posting of 1.000656 is missing"));
+        .expect("the portal posting of 1.000656 is missing");
     assert_eq!(gap["kind"], "missing");
     let read_back = app
         .send(
@@ -445,4 +445,71 @@ async fn inspections_are_listed_and_read_within_scope_in_every_format() {
         .await;
     assert_eq!(xlsx.status, 200);
     assert!(xlsx.bytes.starts_with(b"PK"), "an XLSX is a zip");
+}
+
+/// An inspection whose snapshot an earlier release stored (before the stored format had a
+/// version), put in the database as it was written: it still reads, byte for byte the same
+/// record, and its follow-up works.
+#[actix_web::test]
+async fn an_inspection_stored_by_an_earlier_release_still_reads() {
+    use diesel::prelude::*;
+    use niemyet::db::schema::inspections;
+    use sha2::{Digest, Sha256};
+
+    let app = TestApp::spawn().await;
+    let stored = include_str!("../fixtures/inspection-snapshot-format1.json");
+    let hash = hex::encode(Sha256::digest(stored.as_bytes()));
+    let id = "01a22b4b-ab8a-7168-a552-d231d96aa858";
+    {
+        let mut conn = app.pool.get().expect("a pooled connection");
+        diesel::insert_into(inspections::table)
+            .values((
+                inspections::id.eq(id),
+                inspections::unit_code.eq("30130"),
+                inspections::province_code.eq("82"),
+                inspections::inspected_on
+                    .eq(chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("a date")),
+                inspections::team.eq(r#"["Lê Văn Cường"]"#),
+                inspections::notes.eq(Some("Kiểm tra định kỳ")),
+                inspections::finding_count.eq(6),
+                inspections::completeness.eq(99.7),
+                inspections::report.eq(stored),
+                inspections::content_hash.eq(&hash),
+                inspections::created_by.eq("dev"),
+                inspections::created_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(&mut *conn)
+            .expect("the query runs");
+    }
+    let admin = app.token(Role::Admin, None);
+    let reply = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/inspections/{id}")))
+                .bearer_auth(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["content_hash"], hash.as_str());
+    assert_eq!(
+        reply.header("etag").as_deref(),
+        Some(format!("\"{}\"", &hash[..24]).as_str())
+    );
+    let report = &body["report"];
+    assert_eq!(report["commune"]["code"], "30130");
+    assert_eq!(report["summary"]["counts"]["outdated"], 4);
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(6));
+    assert_eq!(report["findings"][0]["id"], "f8626e6a7fb0e9f3");
+    let follow_up = app
+        .get_as(
+            &format!("/api/v1/inspections/{id}/follow-up?as_of=2026-11-30"),
+            &admin,
+        )
+        .await;
+    assert_eq!(follow_up["inspected_on"], "2026-11-25");
+    assert!(
+        follow_up["counts"]["resolved"].as_u64().is_some(),
+        "{follow_up}"
+    );
 }

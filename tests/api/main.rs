@@ -1,6 +1,12 @@
 //! Black-box tests over HTTP. Run on SQLite by default, on PostgreSQL with
 //! `TEST_DATABASE_URL=postgres://…` (each test in a database of its own).
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test fails by panicking: `expect` says what was expected"
+)]
+
+mod architecture;
 mod audit;
 mod auth;
 mod authz;

@@ -12,8 +12,8 @@ fn the_committed_spec_matches_the_code() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
     if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("{e}"));
+            .expect("the directory is created");
+        std::fs::write(&path, &generated).expect("the file is written");
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(

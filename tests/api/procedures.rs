@@ -23,7 +23,7 @@ async fn searching_commune_procedures_for_khai_sinh_finds_the_birth_registration
         .as_array()
         .and_then(|a| a.iter().find(|i| i["code"] == "1.001193"))
         .cloned();
-    let item = item.unwrap_or_else(|| panic!("1.001193 missing: {body}"));
+    let item = item.expect("1.001193 missing: {body}");
     assert_eq!(item["name"], "Thủ tục đăng ký khai sinh");
     assert_eq!(item["sector"]["name"], "Hộ tịch");
     assert_eq!(item["status"], "in_force");

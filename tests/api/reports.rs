@@ -37,30 +37,15 @@ async fn decide(app: &TestApp, body: Value) -> Value {
     reply.json()
 }
 
-/// CSV records, honouring quoted cells (which may hold line breaks).
+/// CSV records (quoted cells may hold line breaks), read with the `csv` crate as a client would.
 fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => record.push(std::mem::take(&mut cell)),
-            ('\r', false) => {}
-            ('\n', false) => {
-                record.push(std::mem::take(&mut cell));
-                records.push(std::mem::take(&mut record));
-            }
-            (c, _) => cell.push(c),
-        }
-    }
-    records
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+        .collect()
 }
 
 fn findings_for(report: &Value, code: &str) -> Vec<Value> {
@@ -306,11 +291,11 @@ async fn csv_has_a_bom_and_vietnamese_text_and_xlsx_reads_back() {
         xlsx.header("content-type").as_deref(),
         Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     );
-    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(xlsx.bytes.clone()))
-        .unwrap_or_else(|e| panic!("not a workbook: {e}"));
+    let mut workbook: Xlsx<_> =
+        open_workbook_from_rs(Cursor::new(xlsx.bytes.clone())).expect("a workbook");
     let sheet = workbook
         .worksheet_range("Findings")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the sheet is in the workbook");
     assert_eq!(sheet.height(), findings + 1);
     assert_eq!(
         sheet.get_value((0, 0)).map(|v| v.to_string()),
@@ -823,7 +808,7 @@ async fn cached_reports_follow_every_write_on_every_instance() {
                 &mut flate2::read::GzDecoder::new(reply.bytes.as_slice()),
                 &mut out,
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the body inflates");
             out
         };
         assert_eq!(bytes, plain.bytes, "{accept}");
@@ -919,11 +904,11 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
     let communes = first["totals"]["communes"].as_i64().unwrap_or_default();
     assert!(communes > 3000, "{}", first["totals"]);
     let stored = {
-        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = app.pool.get().expect("a pooled connection");
         commune_summaries::table
             .count()
             .get_result::<i64>(&mut *conn)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the query runs")
     };
     assert_eq!(stored, communes, "one stored summary per commune");
 
@@ -932,13 +917,13 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
     // computed again.
     let current = niemyet::services::reports::SUMMARY_VERSION;
     for (commune, extra, version) in [(IA_GRAI, 777, current), ("10441", 555, current - 1)] {
-        let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = app.pool.get().expect("a pooled connection");
         let row: String = commune_summaries::table
             .filter(commune_summaries::unit_code.eq(commune))
             .select(commune_summaries::summary)
             .get_result(&mut *conn)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut stored: Value = serde_json::from_str(&row).unwrap_or_else(|e| panic!("{e}"));
+            .expect("the query runs");
+        let mut stored: Value = serde_json::from_str(&row).expect("valid JSON");
         assert_eq!(stored["version"], current, "{stored}");
         let ok = stored["summary"]["ok"].as_u64().unwrap_or_default();
         stored["summary"]["ok"] = json!(ok + extra);
@@ -946,7 +931,7 @@ async fn a_cold_instance_reads_stored_summaries_until_their_commune_changes() {
         diesel::update(commune_summaries::table.filter(commune_summaries::unit_code.eq(commune)))
             .set(commune_summaries::summary.eq(stored.to_string()))
             .execute(&mut *conn)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the query runs");
     }
     let sibling = app.spawn_sibling().await;
     let national = |base: String| {

@@ -1,5 +1,5 @@
 //! What reports reuse between requests, each piece valid while the revision counters it was built
-//! under are unchanged (`repo::revisions`):
+//! under are unchanged (`repo::revisions`, held in memory by [`counters`]):
 //!
 //! - the reference data (units, province settings, holidays), under `reference`;
 //! - the compiled catalogue (every version row of every scope, indexed by code, and the sector
@@ -13,20 +13,23 @@
 //! soon as their watcher hears of it (milliseconds); data read after the counters can only be
 //! newer than them, which at worst costs one recomputation.
 
+pub mod counters;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use chrono::NaiveDate;
+use diesel::QueryResult;
 
 use crate::db::DbConnection;
-use crate::db::counters::Counters;
 use crate::domain::calendar::Calendar;
 use crate::domain::gaps::{CatalogueIndex, Summary};
-use crate::error::ApiError;
+use crate::repo::catalogue::load_catalogue;
 use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
 use crate::repo::{revisions, sectors};
+use counters::{Committed, Counters};
 
 /// Revision counters a cached piece was computed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -49,7 +52,7 @@ pub struct Reference {
 }
 
 impl Reference {
-    fn load(conn: &mut DbConnection, revision: i64) -> Result<Self, ApiError> {
+    fn load(conn: &mut DbConnection, revision: i64) -> QueryResult<Self> {
         let all = units_repo::list(
             conn,
             &units_repo::UnitFilter {
@@ -82,24 +85,9 @@ impl Reference {
         })
     }
 
-    /// The commune and its province, or 404 (422 when the code names a province).
-    pub fn commune(&self, code: &str) -> Result<(&UnitRow, &UnitRow), ApiError> {
-        let commune = self
-            .units
-            .get(code)
-            .ok_or_else(|| ApiError::NotFound(format!("no commune {code}")))?;
-        let province = commune
-            .parent_code
-            .as_deref()
-            .ok_or_else(|| {
-                ApiError::validation_one("code", format!("{code} is a province, not a commune"))
-            })
-            .and_then(|p| {
-                self.units.get(p).ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("commune {code} has no province row"))
-                })
-            })?;
-        Ok((commune, province))
+    /// A unit by code.
+    pub fn unit(&self, code: &str) -> Option<&UnitRow> {
+        self.units.get(code)
     }
 }
 
@@ -111,10 +99,10 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    fn load(conn: &mut DbConnection, revision: i64) -> Result<Self, ApiError> {
+    fn load(conn: &mut DbConnection, revision: i64) -> QueryResult<Self> {
         Ok(Compiled {
             revision,
-            index: super::reports::load_catalogue(conn, None)?,
+            index: load_catalogue(conn, None)?,
             sector_names: sectors::list(conn)?
                 .into_iter()
                 .map(|s| (s.code, s.name))
@@ -190,11 +178,7 @@ impl ReportCache {
     }
 
     /// The reference data under `revision`, loaded if the cached one is older.
-    pub fn reference(
-        &self,
-        conn: &mut DbConnection,
-        revision: i64,
-    ) -> Result<Arc<Reference>, ApiError> {
+    pub fn reference(&self, conn: &mut DbConnection, revision: i64) -> QueryResult<Arc<Reference>> {
         if let Some(r) = read(&self.reference).filter(|r| r.revision == revision) {
             return Ok(r);
         }
@@ -204,11 +188,7 @@ impl ReportCache {
     }
 
     /// The compiled catalogue under `revision`, loaded if the cached one is older.
-    pub fn catalogue(
-        &self,
-        conn: &mut DbConnection,
-        revision: i64,
-    ) -> Result<Arc<Compiled>, ApiError> {
+    pub fn catalogue(&self, conn: &mut DbConnection, revision: i64) -> QueryResult<Arc<Compiled>> {
         if let Some(c) = read(&self.catalogue).filter(|c| c.revision == revision) {
             return Ok(c);
         }
@@ -222,7 +202,7 @@ impl ReportCache {
         &self,
         conn: &mut DbConnection,
         units: &[&str],
-    ) -> Result<(i64, i64, HashMap<String, i64>), ApiError> {
+    ) -> QueryResult<(i64, i64, HashMap<String, i64>)> {
         if units.len() > 200 {
             let mut all = self.all_revisions(conn)?;
             let catalogue = all.remove(revisions::CATALOGUE).unwrap_or(0);
@@ -246,41 +226,39 @@ impl ReportCache {
     }
 
     /// Every counter.
-    pub fn all_revisions(&self, conn: &mut DbConnection) -> Result<HashMap<String, i64>, ApiError> {
+    pub fn all_revisions(&self, conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>> {
         match self.counters.all() {
             Some(all) => Ok(all),
-            None => Ok(revisions::all(conn)?),
+            None => revisions::all(conn),
         }
     }
 
     /// A commune report's body when everything it depends on is already in memory: the counters
-    /// are confirmed, the reference data and the body are cached under them. `authorize` is given
-    /// the commune's province. `None` means the caller must go to the database.
-    pub fn cached_commune_body(
-        &self,
-        code: &str,
-        as_of: NaiveDate,
-        authorize: &dyn Fn(&str) -> Result<(), ApiError>,
-    ) -> Option<Result<Body, ApiError>> {
+    /// are confirmed, the reference data and the body are cached under them. Returns the body and
+    /// the commune's province (for the caller to authorize); `None` means the caller must go to
+    /// the database.
+    pub fn cached_commune_body(&self, code: &str, as_of: NaiveDate) -> Option<(Body, String)> {
         let revs = self
             .counters
             .get_many(&[revisions::CATALOGUE, revisions::REFERENCE, code])?;
         let (catalogue, reference_rev, unit) = (revs[0], revs[1], revs[2]);
         let reference = read(&self.reference).filter(|r| r.revision == reference_rev)?;
-        let (_, province) = reference.commune(code).ok()?;
-        if let Err(e) = authorize(&province.code) {
-            return Some(Err(e));
-        }
+        let province = reference.unit(code)?.parent_code.clone()?;
         let revs = Revs {
             catalogue,
             reference: reference_rev,
             unit,
         };
-        self.body(code, as_of, revs).map(Ok)
+        self.body(code, as_of, revs).map(|b| (b, province))
+    }
+
+    /// Makes a committed write visible to this instance's reports and hands back its value.
+    pub fn publish<T>(&self, committed: Committed<T>) -> T {
+        self.counters.publish(committed)
     }
 
     /// The compiled catalogue under the current counter.
-    pub fn current_catalogue(&self, conn: &mut DbConnection) -> Result<Arc<Compiled>, ApiError> {
+    pub fn current_catalogue(&self, conn: &mut DbConnection) -> QueryResult<Arc<Compiled>> {
         let (catalogue, _, _) = self.revisions_of(conn, &[])?;
         self.catalogue(conn, catalogue)
     }

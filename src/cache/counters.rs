@@ -3,8 +3,10 @@
 //!
 //! Three things keep the copy current:
 //!
-//! - every write made through [`super::Db::run`] re-reads the counters it bumped right after its
-//!   transaction ends, before the response leaves: this instance sees its own writes at once;
+//! - every write returns the counters it bumped, with the values it committed, as a
+//!   [`Committed`]; its value is handed over only once those counters are published here
+//!   ([`Counters::publish`]), before the response leaves: this instance sees its own writes at
+//!   once, whichever thread wrote;
 //! - a watcher thread per instance follows writes made elsewhere (another instance, the
 //!   `load-postings` command): on PostgreSQL it `LISTEN`s to the notifications a trigger on the
 //!   `revisions` table sends at commit (and re-reads everything every few seconds in case one was
@@ -16,15 +18,12 @@
 //! Counters only grow, so merging takes the larger of two values, and a late notification can
 //! never move a counter back.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-
-use super::{Backend, DatabaseUrl, DbConnection};
-use crate::repo::revisions;
+use crate::db::{Backend, DatabaseUrl, DbConnection};
+use crate::repo::revisions::{self, Bumped};
 
 /// How long the copy is trusted after the watcher last confirmed it.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
@@ -38,19 +37,40 @@ const RETRY: Duration = Duration::from_millis(500);
 /// The notification channel the migration's trigger sends to (payload: `key revision`).
 pub const CHANNEL: &str = "niemyet_revisions";
 
-thread_local! {
-    /// Keys bumped on this thread since `Db::run` last drained them.
-    static BUMPED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+/// What a write transaction returns: its value, and the revision counters it bumped with the
+/// values it committed. The value is reached only through [`Counters::publish`], so that no
+/// write can answer before this instance's copy of the counters (and so every cached report)
+/// knows of it.
+#[must_use = "a write's value is reached through Counters::publish, which makes it visible"]
+#[derive(Debug)]
+pub struct Committed<T> {
+    value: T,
+    bumped: Bumped,
 }
 
-/// Remembers that the current thread bumped `key` (called by `repo::revisions::bump`).
-pub(crate) fn note_bumped(key: &str) {
-    BUMPED.with(|b| b.borrow_mut().push(key.to_owned()));
-}
+impl<T> Committed<T> {
+    pub fn new(value: T, bumped: Bumped) -> Self {
+        Self { value, bumped }
+    }
 
-/// Takes the keys bumped on this thread so far.
-pub(crate) fn take_bumped() -> Vec<String> {
-    BUMPED.with(|b| std::mem::take(&mut *b.borrow_mut()))
+    /// The counters the write bumped.
+    pub fn bumped(&self) -> &Bumped {
+        &self.bumped
+    }
+
+    /// The value, for a process that keeps no cached reports (the command line, start-up seeding
+    /// before the server listens): running instances see the write through their watcher.
+    pub fn without_cache(self) -> T {
+        self.value
+    }
+
+    /// The same write with its value changed (the counters stay those it bumped).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Committed<U> {
+        Committed {
+            value: f(self.value),
+            bumped: self.bumped,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -114,18 +134,10 @@ impl Counters {
             .confirmed = None;
     }
 
-    /// Re-reads `keys` on `conn` after a write; errors only leave the work to the watcher.
-    pub(crate) fn refresh(&self, conn: &mut DbConnection, keys: &[String]) {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        for chunk in keys.chunks(500) {
-            match revisions::get(conn, chunk) {
-                Ok(rows) => self.merge(rows),
-                Err(e) => {
-                    tracing::warn!(error = %e, "re-reading revision counters after a write");
-                    return;
-                }
-            }
-        }
+    /// Makes a committed write visible to this instance and hands back its value.
+    pub fn publish<T>(&self, committed: Committed<T>) -> T {
+        self.merge(committed.bumped);
+        committed.value
     }
 }
 
@@ -167,25 +179,12 @@ fn load_all(conn: &mut DbConnection, weak: &Weak<Counters>) -> anyhow::Result<bo
     Ok(true)
 }
 
-#[derive(QueryableByName)]
-struct DataVersion {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    data_version: i64,
-}
-
 /// Returns when `weak` is gone (Ok) or on the first error.
 fn watch_sqlite(path: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
-    use diesel::connection::SimpleConnection;
-    let mut conn = DbConnection::Sqlite(SqliteConnection::establish(path)?);
-    conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+    let mut conn = revisions::open_sqlite_watcher(path)?;
     let mut seen: Option<i64> = None;
     loop {
-        let DbConnection::Sqlite(c) = &mut conn else {
-            unreachable!("opened as SQLite")
-        };
-        let version = diesel::sql_query("PRAGMA data_version")
-            .get_result::<DataVersion>(c)?
-            .data_version;
+        let version = revisions::sqlite_data_version(&mut conn)?;
         if seen != Some(version) {
             if !load_all(&mut conn, weak)? {
                 return Ok(());
@@ -215,26 +214,13 @@ fn watcher_url(url: &str) -> String {
 
 /// Returns when `weak` is gone (Ok) or on the first error.
 fn watch_pg(url: &str, weak: &Weak<Counters>) -> anyhow::Result<()> {
-    let mut pg = PgConnection::establish(&watcher_url(url))?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut pg)?;
-    let mut conn = DbConnection::Pg(pg);
+    let mut conn = revisions::open_pg_listener(&watcher_url(url), CHANNEL)?;
     let mut synced = Instant::now();
     if !load_all(&mut conn, weak)? {
         return Ok(());
     }
     loop {
-        let DbConnection::Pg(pg) = &mut conn else {
-            unreachable!("opened as PostgreSQL")
-        };
-        let mut rows = Vec::new();
-        for notification in pg.notifications_iter() {
-            let notification = notification?;
-            if let Some((key, revision)) = notification.payload.rsplit_once(' ')
-                && let Ok(revision) = revision.parse::<i64>()
-            {
-                rows.push((key.to_owned(), revision));
-            }
-        }
+        let rows = revisions::notified(&mut conn)?;
         let Some(counters) = weak.upgrade() else {
             return Ok(());
         };
