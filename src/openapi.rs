@@ -24,6 +24,7 @@ use utoipa_actix_web::AppExt;
         (name = "postings", description = "What each commune has posted, at its counter and on its web page"),
         (name = "reports", description = "Gap reports: a commune, a province, the country, a decision's impact"),
         (name = "settings", description = "Exemptions, public holidays and province settings"),
+        (name = "obligation", description = "Who must post what: the posting list, the province's posting places and the sector table"),
         (name = "inspections", description = "Inspections of a commune's posting, frozen on the day, and their follow-up"),
         (name = "audit", description = "Who changed what, and when"),
         (name = "operations", description = "Health and readiness"),

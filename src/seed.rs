@@ -11,6 +11,8 @@ use crate::services::write::Actor;
 use crate::services::{GunzipError, gunzip_limited};
 
 pub const UNITS_CSV: &str = include_str!("../data/admin-units-2025.csv");
+/// Where a sector's procedures are posted when their agency text says nothing.
+pub const SECTOR_PLACES_CSV: &str = include_str!("../data/posting-place-sectors.csv");
 pub const CATALOGUE_GZ: &[u8] = include_bytes!("../data/dvcqg-catalogue-2026-06.jsonl.gz");
 pub const CATALOGUE_NAME: &str = "dvcqg-catalogue-2026-06.jsonl.gz";
 
@@ -30,6 +32,8 @@ pub fn catalogue_bytes() -> Result<Vec<u8>, GunzipError> {
 #[derive(Debug, Default)]
 pub struct SeedReport {
     pub units: Option<UnitImportSummary>,
+    /// Rows of the sector table loaded (0 when it already had rows).
+    pub sector_places: usize,
     pub catalogue: Option<ImportSummary>,
 }
 
@@ -43,6 +47,11 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ServiceError
         report.units =
             Some(import_units(conn, UNITS_CSV, two_tier_start(), &system)?.without_cache());
     }
+    // Before the catalogue: its versions are placed as they are imported.
+    report.sector_places = crate::services::placement::seed_sector_table(
+        conn,
+        &crate::services::placement::parse_sector_table(SECTOR_PLACES_CSV)?,
+    )?;
     if crate::repo::catalogue::count_procedures(conn)? == 0 {
         let data = catalogue_bytes().map_err(ServiceError::internal)?;
         let options = ImportOptions {
@@ -87,8 +96,12 @@ pub fn seed_holidays_if_empty(conn: &mut DbConnection) -> Result<usize, ServiceE
 
 /// The demo decisions' numbers; their presence marks a database that has the demo.
 pub const DEMO_AMENDMENT: &str = "2468/QĐ-BTP";
-pub const DEMO_ABOLITION: &str = "1357/QĐ-BCA";
+pub const DEMO_ABOLITION: &str = "1357/QĐ-BTP";
 pub const DEMO_PROVINCIAL: &str = "85/QĐ-UBND";
+/// What the demo's national abolition ends: a civil-status procedure of the commune centre.
+pub const DEMO_ABOLISHED: &str = "3.000323";
+/// What Hà Nội's demo decision gives a fee of its own.
+pub const DEMO_PROVINCIAL_CODE: &str = "1.004873";
 
 /// Whether a demo was begun on this database (one of its decisions exists).
 pub fn demo_started(conn: &mut DbConnection) -> Result<bool, ServiceError> {
@@ -115,9 +128,11 @@ fn d(s: &str) -> NaiveDate {
 ///   catalogue does not know and one under a wrong decision number;
 /// - Xã Mỹ Đức (10441, Hà Nội) posted 40% at the counter and nothing on its web page.
 ///
-/// Then: decision 2468/QĐ-BTP amends two civil-status procedures from 2026-10-01, 1357/QĐ-BCA
-/// abolishes a residence procedure from 2026-11-02, and Hà Nội's 85/QĐ-UBND sets its own fees
-/// for permanent residence registration from 2026-08-03. Every demo decision says so in its title.
+/// Then: decision 2468/QĐ-BTP amends two civil-status procedures from 2026-10-01, 1357/QĐ-BTP
+/// abolishes another (3.000323, supervision of a guardianship) from 2026-11-02, and Hà Nội's
+/// 85/QĐ-UBND sets its own fee for the certificate of marital status (1.004873) from 2026-08-03.
+/// Every demo decision says so in its title. The communes post what the default obligation
+/// requires of them (the commune centre's procedures).
 pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError> {
     use crate::domain::catalogue::{ContentPatch, ItemAction, ItemInput, Scope};
     use crate::domain::codes::{DecisionNumber, ProcedureCode, UnitCode};
@@ -135,7 +150,8 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError>
     let system = Actor::system();
     let start = two_tier_start();
     let catalogue = crate::repo::catalogue::load_catalogue(conn, None)?;
-    let view = catalogue.for_province("82", start);
+    // Đồng Tháp (82) keeps the default obligation: its commune centres post their own.
+    let view = catalogue.for_province("82", start, &[]);
     let required: Vec<(String, Option<String>, String)> = view
         .required_versions()
         .map(|v| {
@@ -246,6 +262,7 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError>
                     .map(|c| {
                         Ok(ItemInput {
                             action: ItemAction::Amended,
+                            posting_place: None,
                             code: code(c)?,
                             effective_on: d("2026-10-01"),
                             patch: Some(amended_documents.clone()),
@@ -257,25 +274,20 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError>
         )?
         .without_cache();
     }
-    let residence: Vec<&String> = required
-        .iter()
-        .filter(|(c, _, sector)| sector == "dang-ky-quan-ly-cu-tru" && c != "1.004222")
-        .map(|(c, _, _)| c)
-        .collect();
-    let abolition_pending = pending(conn, DEMO_ABOLITION, "national")?;
-    if let Some(abolished) = residence.first().filter(|_| abolition_pending) {
+    if has(DEMO_ABOLISHED) && pending(conn, DEMO_ABOLITION, "national")? {
         loaded = true;
         create_decision(
             conn,
             DecisionInput {
                 number: number(DEMO_ABOLITION)?,
-                issuer: "Bộ Công an".into(),
+                issuer: "Bộ Tư pháp".into(),
                 scope: Scope::National,
                 signed_on: d("2026-10-20"),
-                title: Some(format!("{note}: bãi bỏ thủ tục cư trú cấp xã")),
+                title: Some(format!("{note}: bãi bỏ thủ tục hộ tịch cấp xã")),
                 items: vec![ItemInput {
                     action: ItemAction::Abolished,
-                    code: code(abolished)?,
+                    posting_place: None,
+                    code: code(DEMO_ABOLISHED)?,
                     effective_on: d("2026-11-02"),
                     patch: None,
                 }],
@@ -284,16 +296,16 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError>
         )?
         .without_cache();
     }
-    if has("1.004222") && pending(conn, DEMO_PROVINCIAL, "01")? {
+    if has(DEMO_PROVINCIAL_CODE) && pending(conn, DEMO_PROVINCIAL, "01")? {
         loaded = true;
         let hanoi =
             UnitCode::province("01").map_err(|e| ServiceError::internal(anyhow::anyhow!(e.0)))?;
         let fees = crate::domain::catalogue::Channel {
             method: crate::domain::catalogue::Method::Direct,
-            time_value: Some(5.0),
+            time_value: Some(3.0),
             time_unit: Some(crate::domain::catalogue::TimeUnit::WorkingDays),
-            fee_vnd: Some(15_000),
-            fee_and_notes: Some("15.000 đồng (Nghị quyết của HĐND thành phố Hà Nội)".into()),
+            fee_vnd: Some(5_000),
+            fee_and_notes: Some("5.000 đồng (Nghị quyết của HĐND thành phố Hà Nội)".into()),
         };
         create_decision(
             conn,
@@ -302,10 +314,13 @@ pub fn seed_demo_if_empty(conn: &mut DbConnection) -> Result<bool, ServiceError>
                 issuer: "UBND thành phố Hà Nội".into(),
                 scope: Scope::Province(hanoi),
                 signed_on: d("2026-07-20"),
-                title: Some(format!("{note}: lệ phí đăng ký thường trú tại Hà Nội")),
+                title: Some(format!(
+                    "{note}: lệ phí cấp Giấy xác nhận tình trạng hôn nhân tại Hà Nội"
+                )),
                 items: vec![ItemInput {
                     action: ItemAction::Amended,
-                    code: code("1.004222")?,
+                    posting_place: None,
+                    code: code(DEMO_PROVINCIAL_CODE)?,
                     effective_on: d("2026-08-03"),
                     patch: Some(ContentPatch {
                         channels: Some(vec![fees]),

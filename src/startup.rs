@@ -37,13 +37,24 @@ pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<
     if applied > 0 {
         tracing::info!(applied, "migrations applied");
     }
-    if !seed.data {
-        return Ok(());
+    if seed.data {
+        seed_data(&mut conn, seed.demo)?;
     }
+    // Versions written before posting places existed get theirs (a no-op once done).
+    let placed = crate::services::placement::place_unplaced(&mut conn)
+        .map_err(|e| anyhow::anyhow!("placing procedure versions failed: {e}"))?;
+    if placed > 0 {
+        tracing::info!(placed, "procedure versions placed (posting place)");
+    }
+    Ok(())
+}
+
+/// Loads the bundled data into an empty database, and the demo if asked.
+fn seed_data(conn: &mut db::DbConnection, demo: bool) -> anyhow::Result<()> {
     let failed = |what: &'static str| {
         move |e: crate::services::ServiceError| anyhow::anyhow!("seeding {what} failed: {e}")
     };
-    let report = seed::seed_if_empty(&mut conn).map_err(failed("units and catalogue"))?;
+    let report = seed::seed_if_empty(conn).map_err(failed("units and catalogue"))?;
     if let Some(u) = report.units {
         tracing::info!(rows = u.rows, inserted = u.inserted, "bundled units loaded");
     }
@@ -54,16 +65,19 @@ pub fn prepare_database(pool: &db::DbPool, seed: SeedOptions) -> anyhow::Result<
             "bundled catalogue loaded"
         );
     }
-    let holidays = seed::seed_holidays_if_empty(&mut conn).map_err(failed("holidays"))?;
+    if report.sector_places > 0 {
+        tracing::info!(rows = report.sector_places, "bundled sector table loaded");
+    }
+    let holidays = seed::seed_holidays_if_empty(conn).map_err(failed("holidays"))?;
     if holidays > 0 {
         tracing::info!(holidays, "bundled holidays loaded");
     }
     // The demo goes into a database this start has just filled, or finishes an interrupted demo;
     // never into a catalogue that was already in use.
     let fresh = report.catalogue.is_some();
-    if seed.demo
-        && (fresh || seed::demo_started(&mut conn).map_err(failed("the demo"))?)
-        && seed::seed_demo_if_empty(&mut conn).map_err(failed("the demo"))?
+    if demo
+        && (fresh || seed::demo_started(conn).map_err(failed("the demo"))?)
+        && seed::seed_demo_if_empty(conn).map_err(failed("the demo"))?
     {
         tracing::info!("demo postings and decisions loaded (NIEMYET_DEMO=false leaves them out)");
     }

@@ -25,6 +25,7 @@ use diesel::QueryResult;
 use crate::db::DbConnection;
 use crate::domain::calendar::Calendar;
 use crate::domain::gaps::{CatalogueIndex, Summary};
+use crate::domain::obligation::PlacesPeriod;
 use crate::repo::catalogue::load_catalogue;
 use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
@@ -48,6 +49,8 @@ pub struct Reference {
     /// Communes of each province, by code.
     pub communes: HashMap<String, Vec<UnitRow>>,
     pub settings: HashMap<String, SettingsRow>,
+    /// Each province's posting-place periods (absent: the default).
+    pub posting_places: HashMap<String, Vec<PlacesPeriod>>,
     pub calendar: Calendar,
 }
 
@@ -77,6 +80,16 @@ impl Reference {
             units: all.into_iter().map(|u| (u.code.clone(), u)).collect(),
             provinces,
             communes,
+            posting_places: {
+                let mut by_province: HashMap<String, Vec<PlacesPeriod>> = HashMap::new();
+                for row in postings::posting_places(conn, None)? {
+                    by_province
+                        .entry(row.province_code.clone())
+                        .or_default()
+                        .push(row.period());
+                }
+                by_province
+            },
             settings: postings::all_settings(conn)?
                 .into_iter()
                 .map(|s| (s.province_code.clone(), s))
@@ -88,6 +101,14 @@ impl Reference {
     /// A unit by code.
     pub fn unit(&self, code: &str) -> Option<&UnitRow> {
         self.units.get(code)
+    }
+
+    /// A province's posting-place periods (empty: the default).
+    pub fn places_of(&self, province: &str) -> &[PlacesPeriod] {
+        self.posting_places
+            .get(province)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 

@@ -76,6 +76,8 @@ diesel::table! {
         announced_by_norm -> Nullable<Text>,
         content_hash -> Text,
         created_at -> Timestamp,
+        posting_place -> Nullable<Text>,
+        posting_rule -> Nullable<Text>,
     }
 }
 
@@ -125,6 +127,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sector_places (sector_name) {
+        sector_name -> Text,
+        place -> Text,
+        reason -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    province_posting_places (province_code, valid_from) {
+        province_code -> Text,
+        valid_from -> Date,
+        places -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    list_items (decision_id, seq) {
+        decision_id -> Text,
+        seq -> Integer,
+        province_code -> Text,
+        procedure_code -> Text,
+        action -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        version_id -> Text,
+    }
+}
+
+diesel::joinable!(list_items -> decisions (decision_id));
 diesel::joinable!(procedure_versions -> procedures (procedure_code));
 diesel::joinable!(procedure_versions -> decisions (decision_id));
 diesel::joinable!(procedure_versions -> sectors (sector_code));
@@ -211,4 +247,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspections,
     revisions,
     commune_summaries,
+    sector_places,
+    province_posting_places,
+    list_items,
 );

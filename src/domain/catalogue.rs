@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::FieldError;
 use super::codes::{ProcedureCode, UnitCode, normalize_decision_number};
+use super::obligation::{ListAction, ListEntry, Placement, PlacementInput, PostingPlace, place};
 
 /// Level of government that carries out a procedure (cấp thực hiện).
 #[derive(
@@ -314,6 +315,8 @@ pub struct ExistingVersion {
     pub announced_by_norm: Option<String>,
     pub content_hash: String,
     pub content: ProcedureContent,
+    /// `None` for a row written before posting places existed (placed at the next start).
+    pub placement: Option<Placement>,
 }
 
 crate::impl_windowed!(ExistingVersion);
@@ -321,9 +324,16 @@ crate::impl_windowed!(ExistingVersion);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemAction {
+    /// A new procedure: its first version.
     New,
+    /// A new version of a procedure in force.
     Amended,
+    /// The procedure ends.
     Abolished,
+    /// In a provincial list: the province's communes must post the procedure from the date.
+    Listed,
+    /// In a provincial list: the province's communes need not post the procedure from the date.
+    Delisted,
 }
 
 impl ItemAction {
@@ -332,6 +342,29 @@ impl ItemAction {
             ItemAction::New => "new",
             ItemAction::Amended => "amended",
             ItemAction::Abolished => "abolished",
+            ItemAction::Listed => "listed",
+            ItemAction::Delisted => "delisted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ItemAction::New,
+            ItemAction::Amended,
+            ItemAction::Abolished,
+            ItemAction::Listed,
+            ItemAction::Delisted,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+
+    /// The list action of a provincial list's item (`None` for an announcement's).
+    pub fn list_action(self) -> Option<ListAction> {
+        match self {
+            ItemAction::Listed => Some(ListAction::Listed),
+            ItemAction::Delisted => Some(ListAction::Delisted),
+            ItemAction::New | ItemAction::Amended | ItemAction::Abolished => None,
         }
     }
 }
@@ -434,6 +467,8 @@ pub struct ItemInput {
     pub code: ProcedureCode,
     pub effective_on: NaiveDate,
     pub patch: Option<ContentPatch>,
+    /// Where the version is posted, when the decision says so (`new` and `amended` only).
+    pub posting_place: Option<PostingPlace>,
 }
 
 /// A version to insert.
@@ -445,7 +480,40 @@ pub struct NewVersion {
     pub content: ProcedureContent,
     pub content_hash: String,
     pub announced_by: Option<String>,
+    pub placement: Placement,
 }
+
+/// The sector table: the posting place of a sector's procedures whose agency text says nothing,
+/// by sector code.
+pub type SectorPlaces = HashMap<String, PostingPlace>;
+
+/// The posting place of a version of `content` (see `obligation::place`): as the decision says
+/// (`decided`), as a previous decision said when the item does not change it (`carried`), or by
+/// the rules.
+pub fn placement_of(
+    content: &ProcedureContent,
+    national: bool,
+    announced_by: Option<&str>,
+    (decided, carried): (Option<PostingPlace>, Option<&Placement>),
+    sector_places: &SectorPlaces,
+) -> Placement {
+    let commune_level = content.levels.contains(&Level::Commune);
+    let decided = decided.or_else(|| carried.filter(|p| p.rule == DECIDED).map(|p| p.place));
+    match decided {
+        Some(place) if commune_level => Placement::new(place, DECIDED),
+        _ => place(&PlacementInput {
+            commune_level,
+            national,
+            announced_by,
+            executing_agency: content.executing_agency.as_deref(),
+            authority: content.authority.as_deref(),
+            sector_place: sector_places.get(&content.sector_code).copied(),
+        }),
+    }
+}
+
+/// The rule of a placement a decision set.
+pub const DECIDED: &str = "decision";
 
 /// What applying one item does to the timeline.
 #[derive(Debug, Clone)]
@@ -464,6 +532,13 @@ pub struct PlannedItem {
 /// Everything known about the procedures a decision names.
 pub type Timelines = HashMap<String, Vec<ExistingVersion>>;
 
+/// The sectors a decision may name, and where each sector's procedures are posted when their
+/// agency says nothing.
+pub struct SectorPlacesOf<'a> {
+    pub codes: &'a HashSet<String>,
+    pub places: &'a SectorPlaces,
+}
+
 fn item_field(index: usize, field: &str) -> String {
     format!("items[{index}].{field}")
 }
@@ -476,7 +551,7 @@ pub fn plan_decision(
     announced_by: &str,
     items: Vec<ItemInput>,
     timelines: &Timelines,
-    sectors: &HashSet<String>,
+    sectors: &SectorPlacesOf<'_>,
 ) -> Result<Vec<PlannedItem>, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut planned = Vec::new();
@@ -505,7 +580,7 @@ pub fn plan_decision(
         }
         let rows: &[ExistingVersion] = timelines.get(&code).map(Vec::as_slice).unwrap_or(&[]);
         if let Some(sector) = item.patch.as_ref().and_then(|p| p.sector_code.as_ref())
-            && !sectors.contains(sector)
+            && !sectors.codes.contains(sector)
         {
             errors.push(FieldError::new(
                 item_field(index, "procedure.sector"),
@@ -520,8 +595,26 @@ pub fn plan_decision(
                 "must name at least one level",
             ));
         }
+        if item.action.list_action().is_some() {
+            errors.push(FieldError::new(
+                item_field(index, "action"),
+                "`listed` and `delisted` belong to a provincial list, whose items are all \
+                 `listed` or `delisted`",
+            ));
+            continue;
+        }
         let eff = item.effective_on;
+        let placing = |content: &ProcedureContent, carried: Option<&Placement>| {
+            placement_of(
+                content,
+                province.is_none(),
+                Some(announced_by),
+                (item.posting_place, carried),
+                sectors.places,
+            )
+        };
         match item.action {
+            ItemAction::Listed | ItemAction::Delisted => {}
             ItemAction::New => {
                 if !rows.is_empty() {
                     errors.push(FieldError::new(
@@ -545,7 +638,13 @@ pub fn plan_decision(
                         effective_on: eff,
                         creates_procedure: true,
                         closes: Vec::new(),
-                        version: new_version(scope, eff, false, content, announced_by),
+                        version: new_version(
+                            scope,
+                            (eff, false),
+                            placing(&content, None),
+                            content,
+                            announced_by,
+                        ),
                     }),
                     Err(missing) => {
                         for field in missing {
@@ -580,7 +679,9 @@ pub fn plan_decision(
                 }
                 let closes = rows_to_close(rows, scope, item.action);
                 if item.action == ItemAction::Abolished {
-                    if item.patch.is_some_and(|p| !p.is_empty()) {
+                    if item.patch.as_ref().is_some_and(|p| !p.is_empty())
+                        || item.posting_place.is_some()
+                    {
                         errors.push(FieldError::new(
                             item_field(index, "procedure"),
                             "an `abolished` item carries no procedure content",
@@ -596,8 +697,8 @@ pub fn plan_decision(
                         closes,
                         version: new_version(
                             scope,
-                            eff,
-                            true,
+                            (eff, true),
+                            placing(&current.content, current.placement.as_ref()),
                             current.content.clone(),
                             announced_by,
                         ),
@@ -621,6 +722,7 @@ pub fn plan_decision(
                     ));
                     continue;
                 }
+                let placement = placing(&content, current.placement.as_ref());
                 planned.push(PlannedItem {
                     seq: index as i32,
                     action: ItemAction::Amended,
@@ -628,7 +730,7 @@ pub fn plan_decision(
                     effective_on: eff,
                     creates_procedure: false,
                     closes,
-                    version: new_version(scope, eff, false, content, announced_by),
+                    version: new_version(scope, (eff, false), placement, content, announced_by),
                 });
             }
         }
@@ -642,8 +744,8 @@ pub fn plan_decision(
 
 fn new_version(
     scope: &Scope,
-    valid_from: NaiveDate,
-    abolished: bool,
+    (valid_from, abolished): (NaiveDate, bool),
+    placement: Placement,
     content: ProcedureContent,
     announced_by: &str,
 ) -> NewVersion {
@@ -654,6 +756,7 @@ fn new_version(
         content_hash: content.content_hash(),
         content,
         announced_by: Some(announced_by.to_owned()),
+        placement,
     }
 }
 
@@ -718,6 +821,113 @@ fn rows_to_close(rows: &[ExistingVersion], scope: &Scope, action: ItemAction) ->
         .collect()
 }
 
+/// What a provincial list item does, once checked.
+#[derive(Debug, Clone)]
+pub struct PlannedListItem {
+    pub seq: i32,
+    pub code: ProcedureCode,
+    pub action: ListAction,
+    pub effective_on: NaiveDate,
+    /// The version that applies in the province on `effective_on`: what the item concerns.
+    pub version_id: String,
+}
+
+/// Checks a provincial list (a decision of `province` whose items all list or delist
+/// procedures) against the catalogue and the province's earlier lists. Every problem is reported;
+/// nothing is planned unless the list is valid as a whole.
+pub fn plan_list(
+    province: &UnitCode,
+    signed_on: NaiveDate,
+    items: Vec<ItemInput>,
+    timelines: &Timelines,
+    lists: &[ListEntry],
+) -> Result<Vec<PlannedListItem>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut planned = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let code = item.code.as_str().to_owned();
+        let Some(action) = item.action.list_action() else {
+            errors.push(FieldError::new(
+                item_field(index, "action"),
+                "a provincial list's items are all `listed` or `delisted`",
+            ));
+            continue;
+        };
+        if item.patch.as_ref().is_some_and(|p| !p.is_empty()) || item.posting_place.is_some() {
+            errors.push(FieldError::new(
+                item_field(index, "procedure"),
+                "a list item names a procedure and a date, not its content",
+            ));
+        }
+        if let Some(first) = seen.insert(code.clone(), index) {
+            errors.push(FieldError::new(
+                item_field(index, "procedure_code"),
+                format!("procedure {code} already appears in items[{first}]; a decision names each procedure once"),
+            ));
+            continue;
+        }
+        let eff = item.effective_on;
+        if eff < signed_on {
+            errors.push(FieldError::new(
+                item_field(index, "effective_on"),
+                format!("takes effect on {eff} but the decision is signed on {signed_on}"),
+            ));
+        }
+        let rows: &[ExistingVersion] = timelines.get(&code).map(Vec::as_slice).unwrap_or(&[]);
+        let current = match in_force_for_change(rows, Some(province.as_str()), eff, &code) {
+            Ok(v) => v,
+            Err(message) => {
+                errors.push(FieldError::new(
+                    item_field(index, "procedure_code"),
+                    message,
+                ));
+                continue;
+            }
+        };
+        let own: Vec<&ListEntry> = lists
+            .iter()
+            .filter(|e| e.province == province.as_str() && e.code == code)
+            .collect();
+        if let Some(later) = own.iter().map(|e| e.valid_from).filter(|d| *d >= eff).min() {
+            errors.push(FieldError::new(
+                item_field(index, "effective_on"),
+                format!(
+                    "the province's list already changes procedure {code} on {later}; \
+                     list changes are recorded in the order they take effect"
+                ),
+            ));
+            continue;
+        }
+        if let Some(entry) = own.iter().find(|e| e.in_force(eff))
+            && entry.action == action
+        {
+            errors.push(FieldError::new(
+                item_field(index, "action"),
+                format!(
+                    "procedure {code} is already {} by {} from {}",
+                    action.as_str(),
+                    entry.decision_number,
+                    entry.valid_from
+                ),
+            ));
+            continue;
+        }
+        planned.push(PlannedListItem {
+            seq: index as i32,
+            code: item.code,
+            action,
+            effective_on: eff,
+            version_id: current.id.clone(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(planned)
+    } else {
+        Err(errors)
+    }
+}
+
 /// What importing one catalogue record does.
 #[derive(Debug, Clone)]
 pub enum ImportOutcome {
@@ -731,13 +941,20 @@ pub fn plan_import_record(
     code: ProcedureCode,
     content: ProcedureContent,
     announced_by: Option<String>,
-    effective_on: NaiveDate,
-    seq: i32,
+    (effective_on, seq): (NaiveDate, i32),
     rows: &[ExistingVersion],
+    sector_places: &SectorPlaces,
 ) -> Result<ImportOutcome, String> {
     let national: Vec<&ExistingVersion> = rows.iter().filter(|r| r.scope == NATIONAL).collect();
     let hash = content.content_hash();
     let announced_norm = announced_by.as_deref().map(normalize_decision_number);
+    let placement = placement_of(
+        &content,
+        true,
+        announced_by.as_deref(),
+        (None, None),
+        sector_places,
+    );
     let version = NewVersion {
         scope: NATIONAL.to_owned(),
         valid_from: effective_on,
@@ -745,6 +962,7 @@ pub fn plan_import_record(
         content_hash: hash.clone(),
         content,
         announced_by,
+        placement,
     };
     if national.is_empty() {
         if !rows.is_empty() {

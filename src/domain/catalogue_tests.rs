@@ -65,6 +65,7 @@ fn apply(rows: &mut Vec<ExistingVersion>, planned: &[PlannedItem]) {
                 .map(normalize_decision_number),
             content_hash: item.version.content_hash.clone(),
             content: item.version.content.clone(),
+            placement: Some(item.version.placement.clone()),
         });
     }
 }
@@ -80,6 +81,7 @@ fn base() -> Vec<ExistingVersion> {
         announced_by_norm: Some("163/QD-BTP".into()),
         content_hash: c.content_hash(),
         content: c,
+        placement: None,
     }]
 }
 
@@ -102,6 +104,7 @@ fn item(action: ItemAction, eff: &str, patch: Option<ContentPatch>) -> ItemInput
         code: code("1.001193"),
         effective_on: d(eff),
         patch,
+        posting_place: None,
     }
 }
 
@@ -112,7 +115,13 @@ fn plan(
     rows: &[ExistingVersion],
 ) -> Result<Vec<PlannedItem>, Vec<FieldError>> {
     let timelines = Timelines::from([("1.001193".to_owned(), rows.to_vec())]);
-    plan_decision(scope, d(signed), "1/QĐ-BTP", items, &timelines, &sectors())
+    let codes = sectors();
+    let places = SectorPlaces::new();
+    let sectors = SectorPlacesOf {
+        codes: &codes,
+        places: &places,
+    };
+    plan_decision(scope, d(signed), "1/QĐ-BTP", items, &timelines, &sectors)
 }
 
 #[test]
@@ -235,12 +244,14 @@ fn invalid_items_are_all_reported() {
             code: code("1.001193"),
             effective_on: d("2026-04-01"),
             patch: Some(ContentPatch::default()),
+            posting_place: None,
         },
         ItemInput {
             action: ItemAction::Amended,
             code: code("9.999999"),
             effective_on: d("2026-04-01"),
             patch: Some(fee_patch(1)),
+            posting_place: None,
         },
     ];
     let errors = plan(&Scope::National, "2026-03-01", items, &rows)
@@ -296,18 +307,18 @@ fn imports_create_amend_or_leave_records() {
         code("1.001193"),
         same.clone(),
         Some("163/QĐ-BTP".into()),
-        eff,
-        0,
+        (eff, 0),
         &rows,
+        &SectorPlaces::new(),
     );
     assert!(matches!(outcome, Ok(ImportOutcome::Unchanged)));
     let outcome = plan_import_record(
         code("1.001193"),
         content("Khác", 0),
         Some("163/QĐ-BTP".into()),
-        eff,
-        0,
+        (eff, 0),
         &rows,
+        &SectorPlaces::new(),
     );
     assert!(
         matches!(outcome, Ok(ImportOutcome::Amended(ref p)) if p.closes == vec!["v0".to_owned()])
@@ -316,17 +327,25 @@ fn imports_create_amend_or_leave_records() {
         code("1.001193"),
         same.clone(),
         Some("200/QĐ-BTP".into()),
-        eff,
-        0,
+        (eff, 0),
         &rows,
+        &SectorPlaces::new(),
     );
     assert!(
         matches!(outcome, Ok(ImportOutcome::Amended(_))),
         "a new announcing decision is a new version"
     );
-    let outcome = plan_import_record(code("1.000001"), same.clone(), None, eff, 0, &[]);
+    let none = SectorPlaces::new();
+    let outcome = plan_import_record(code("1.000001"), same.clone(), None, (eff, 0), &[], &none);
     assert!(matches!(outcome, Ok(ImportOutcome::Created(_))));
-    let outcome = plan_import_record(code("1.001193"), same, None, d("2025-06-01"), 0, &rows);
+    let outcome = plan_import_record(
+        code("1.001193"),
+        same,
+        None,
+        (d("2025-06-01"), 0),
+        &rows,
+        &none,
+    );
     assert!(outcome.is_err(), "not in force before its first version");
 }
 
@@ -382,7 +401,7 @@ proptest! {
                 Some(p) => Scope::Province(UnitCode::province(p).expect("a valid province code")),
             };
             let signed = date.to_string();
-            let items = vec![ItemInput { action, code: code("1.001193"), effective_on: date, patch }];
+            let items = vec![ItemInput { action, code: code("1.001193"), effective_on: date, patch, posting_place: None }];
             if let Ok(planned) = plan(&scope, &signed, items, &rows) {
                 apply(&mut rows, &planned);
             }

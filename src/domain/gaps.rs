@@ -2,9 +2,11 @@
 //! is missing, outdated or must come down. Pure: the caller loads the catalogue, the postings,
 //! the exemptions, the province's settings and the holidays, and gets findings and a summary.
 //!
-//! The rules (DESIGN.md, "Gap rules"): the required set is every procedure whose applicable
-//! version on the date includes the commune level, minus the commune's active exemptions; each
-//! required procedure must be posted on each required channel with its applicable version.
+//! The rules (DESIGN.md, "Gap rules" and "Who must post what"): the required set is every
+//! procedure whose applicable version on the date includes the commune level and is posted at a
+//! place the province's communes post (`obligation`), adjusted by the province's lists, minus the
+//! commune's active exemptions; each required procedure must be posted on each required channel
+//! with its applicable version.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -15,6 +17,9 @@ use utoipa::ToSchema;
 
 use super::calendar::Calendar;
 use super::catalogue::{NATIONAL, applicable, window_contains};
+use super::obligation::{
+    Basis, ListEntry, Placement, PlacesPeriod, PostingPlace, places_on, required_basis,
+};
 
 /// Where a commune posts a procedure.
 #[derive(
@@ -168,6 +173,8 @@ pub struct CatalogueVersion {
     pub valid_to: Option<NaiveDate>,
     pub abolished: bool,
     pub commune_level: bool,
+    /// Where the version is posted, and the rule that decided it.
+    pub placement: Placement,
     pub name: String,
     pub sector_code: String,
     /// The announcing decision as published, and its matching key.
@@ -178,13 +185,16 @@ pub struct CatalogueVersion {
 
 crate::impl_windowed!(CatalogueVersion);
 
-/// The catalogue rows of every procedure, by code (national rows and any provincial ones).
+/// The catalogue rows of every procedure, by code (national rows and any provincial ones), and
+/// the provincial lists.
 #[derive(Debug, Default)]
 pub struct CatalogueIndex {
     by_code: BTreeMap<String, Vec<CatalogueVersion>>,
     /// Codes known in any scope (a procedure of another province's own catalogue is known, but
     /// not applicable here).
     known: HashSet<String>,
+    /// Provincial list items, by province and code.
+    lists: HashMap<String, HashMap<String, Vec<ListEntry>>>,
 }
 
 impl CatalogueIndex {
@@ -194,7 +204,33 @@ impl CatalogueIndex {
             by_code.entry(row.code.clone()).or_default().push(row);
         }
         let known = by_code.keys().cloned().collect();
-        Self { by_code, known }
+        Self {
+            by_code,
+            known,
+            lists: HashMap::new(),
+        }
+    }
+
+    /// Adds the provincial lists' items.
+    pub fn with_lists(mut self, entries: impl IntoIterator<Item = ListEntry>) -> Self {
+        for e in entries {
+            self.lists
+                .entry(e.province.clone())
+                .or_default()
+                .entry(e.code.clone())
+                .or_default()
+                .push(e);
+        }
+        self
+    }
+
+    /// The list item of `province` for `code` in force on `date`, if any.
+    pub fn listed(&self, province: &str, code: &str, date: NaiveDate) -> Option<&ListEntry> {
+        self.lists
+            .get(province)?
+            .get(code)?
+            .iter()
+            .find(|e| e.in_force(date))
     }
 
     /// Adds codes known elsewhere (when the index holds only some scopes).
@@ -235,6 +271,15 @@ pub struct ExemptionFact {
 pub struct ProvinceRules {
     pub deadline_working_days: u32,
     pub required_channels: Vec<PostingChannel>,
+    /// The posting places its communes post, from each date (none: the centre only).
+    pub posting_places: Vec<PlacesPeriod>,
+}
+
+impl ProvinceRules {
+    /// The posting places the province's communes post on `date`.
+    pub fn places_on(&self, date: NaiveDate) -> Vec<PostingPlace> {
+        places_on(&self.posting_places, date)
+    }
 }
 
 impl Default for ProvinceRules {
@@ -242,6 +287,7 @@ impl Default for ProvinceRules {
         Self {
             deadline_working_days: 5,
             required_channels: PostingChannel::ALL.to_vec(),
+            posting_places: Vec::new(),
         }
     }
 }
@@ -288,6 +334,8 @@ pub struct Finding {
     pub overdue: bool,
     /// Calendar days past `due_on` (0 unless overdue).
     pub days_overdue: i64,
+    /// For `missing` and `outdated`: why the commune must post the procedure.
+    pub basis: Option<Basis>,
 }
 
 /// Completeness of one sector.
@@ -413,24 +461,28 @@ struct Collector {
     overdue: u64,
 }
 
+/// What a finding is about: a procedure on a channel, its version if the catalogue has one, and
+/// why it is required when it is.
+#[derive(Clone, Copy)]
+struct Subject<'a> {
+    code: &'a str,
+    channel: PostingChannel,
+    version: Option<&'a CatalogueVersion>,
+    basis: Option<&'a Basis>,
+}
+
 impl Collector {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parameters of Ctx::finding, passed through as they are"
-    )]
     fn add(
         &mut self,
         ctx: &Ctx<'_>,
         kind: FindingKind,
-        code: &str,
-        channel: PostingChannel,
-        version: Option<&CatalogueVersion>,
+        subject: Subject<'_>,
         observed: Option<Observed>,
         trigger: Option<NaiveDate>,
     ) {
         self.counts.add(kind, 1);
         if self.keep {
-            let finding = ctx.finding(kind, code, channel, version, observed, trigger);
+            let finding = ctx.finding(kind, subject, observed, trigger);
             self.overdue += u64::from(finding.overdue);
             self.findings.push(finding);
         } else if let Some(t) = trigger {
@@ -464,9 +516,12 @@ impl Ctx<'_> {
     fn finding(
         &self,
         kind: FindingKind,
-        code: &str,
-        channel: PostingChannel,
-        version: Option<&CatalogueVersion>,
+        Subject {
+            code,
+            channel,
+            version,
+            basis,
+        }: Subject<'_>,
         observed: Option<Observed>,
         trigger: Option<NaiveDate>,
     ) -> Finding {
@@ -501,6 +556,7 @@ impl Ctx<'_> {
             due_on,
             overdue,
             days_overdue,
+            basis: basis.cloned(),
         }
     }
 }
@@ -515,12 +571,27 @@ pub struct ProvinceView<'a> {
     rows: HashMap<&'a str, Vec<&'a CatalogueVersion>>,
     /// The applicable row of every code that has one (abolitions included).
     applicable: HashMap<&'a str, &'a CatalogueVersion>,
-    /// Applicable, in force, at commune level: what every commune must post (before exemptions).
-    required: Vec<&'a CatalogueVersion>,
+    /// Applicable, in force, and in the province's obligation: what every commune must post
+    /// (before exemptions), with why.
+    required: Vec<Required<'a>>,
+}
+
+/// A procedure every commune of a province must post: its applicable version, and why.
+#[derive(Debug, Clone)]
+pub struct Required<'a> {
+    pub version: &'a CatalogueVersion,
+    pub basis: Basis,
 }
 
 impl CatalogueIndex {
-    pub fn for_province(&self, province: &str, as_of: NaiveDate) -> ProvinceView<'_> {
+    /// The catalogue as it applies in `province` on `as_of`, for communes whose posting places
+    /// are set by `periods` (the province's setting; empty for the default).
+    pub fn for_province(
+        &self,
+        province: &str,
+        as_of: NaiveDate,
+        periods: &[PlacesPeriod],
+    ) -> ProvinceView<'_> {
         let mut rows: HashMap<&str, Vec<&CatalogueVersion>> = HashMap::new();
         let mut applicable_rows = HashMap::new();
         let mut required = Vec::new();
@@ -531,8 +602,19 @@ impl CatalogueIndex {
                 .collect();
             if let Some(current) = applicable(&own, Some(province), as_of).copied() {
                 applicable_rows.insert(code.as_str(), current);
-                if !current.abolished && current.commune_level {
-                    required.push(current);
+                let listed = self.listed(province, code, as_of);
+                if !current.abolished
+                    && let Some(basis) = required_basis(
+                        &current.placement,
+                        current.commune_level,
+                        (periods, as_of),
+                        listed,
+                    )
+                {
+                    required.push(Required {
+                        version: current,
+                        basis,
+                    });
                 }
             }
             rows.insert(code.as_str(), own);
@@ -548,10 +630,15 @@ impl CatalogueIndex {
     }
 }
 
-impl ProvinceView<'_> {
+impl<'a> ProvinceView<'a> {
+    /// What every commune of the province must post (before exemptions), by code.
+    pub fn required(&self) -> &[Required<'a>] {
+        &self.required
+    }
+
     /// The versions every commune of the province must post (before exemptions), by code.
-    pub fn required_versions(&self) -> impl Iterator<Item = &CatalogueVersion> {
-        self.required.iter().copied()
+    pub fn required_versions(&self) -> impl Iterator<Item = &'a CatalogueVersion> + '_ {
+        self.required.iter().map(|r| r.version)
     }
 }
 
@@ -624,8 +711,24 @@ fn run(
     let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
 
     // Required procedures, channel by channel.
-    for current in view.required.iter().copied() {
+    for Required {
+        version: current,
+        basis,
+    } in &view.required
+    {
+        let current: &CatalogueVersion = current;
         let code = current.code.as_str();
+        // The deadline runs from the version's effective date, or from the day the province's
+        // list or setting made it required, if later.
+        let trigger = basis
+            .required_since
+            .map_or(current.valid_from, |since| since.max(current.valid_from));
+        let subject = |channel| Subject {
+            code,
+            channel,
+            version: Some(current),
+            basis: Some(basis),
+        };
         if exempt.contains(code) {
             continue;
         }
@@ -643,11 +746,9 @@ fn run(
                 out.add(
                     &ctx,
                     FindingKind::Missing,
-                    code,
-                    channel,
-                    Some(current),
+                    subject(channel),
                     None,
-                    Some(current.valid_from),
+                    Some(trigger),
                 );
                 continue;
             };
@@ -656,7 +757,7 @@ fn run(
             if version.is_some_and(|v| v.id == current.id) {
                 summary.ok += 1;
                 sector.ok += 1;
-                let (due, _, _) = ctx.due(current.valid_from);
+                let (due, _, _) = ctx.due(trigger);
                 if posting.posted_on <= due {
                     summary.timely += 1;
                 }
@@ -671,11 +772,9 @@ fn run(
             out.add(
                 &ctx,
                 FindingKind::Outdated,
-                code,
-                channel,
-                Some(current),
+                subject(channel),
                 Some(observed),
-                Some(current.valid_from),
+                Some(trigger),
             );
         }
     }
@@ -697,9 +796,12 @@ fn run(
             out.add(
                 &ctx,
                 FindingKind::UnknownProcedure,
-                code,
-                channel,
-                None,
+                Subject {
+                    code,
+                    channel,
+                    version: None,
+                    basis: None,
+                },
                 observed,
                 None,
             )
@@ -708,9 +810,12 @@ fn run(
             out.add(
                 &ctx,
                 FindingKind::NotApplicable,
-                code,
-                channel,
-                None,
+                Subject {
+                    code,
+                    channel,
+                    version: None,
+                    basis: None,
+                },
                 observed,
                 None,
             )
@@ -719,18 +824,24 @@ fn run(
                 Some(v) if v.abolished => out.add(
                     &ctx,
                     FindingKind::MustRemove,
-                    code,
-                    channel,
-                    Some(v),
+                    Subject {
+                        code,
+                        channel,
+                        version: Some(v),
+                        basis: None,
+                    },
                     observed,
                     Some(v.valid_from),
                 ),
                 Some(v) => out.add(
                     &ctx,
                     FindingKind::NotApplicable,
-                    code,
-                    channel,
-                    Some(v),
+                    Subject {
+                        code,
+                        channel,
+                        version: Some(v),
+                        basis: None,
+                    },
                     observed,
                     None,
                 ),
@@ -739,9 +850,12 @@ fn run(
                     out.add(
                         &ctx,
                         FindingKind::Premature,
-                        code,
-                        channel,
-                        first,
+                        Subject {
+                            code,
+                            channel,
+                            version: first,
+                            basis: None,
+                        },
                         observed,
                         None,
                     )

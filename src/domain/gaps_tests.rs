@@ -4,6 +4,7 @@ use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::obligation::{Placement, PostingPlace};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap_or_default()
@@ -25,6 +26,7 @@ fn version(
         valid_to: to.map(d),
         abolished: false,
         commune_level: true,
+        placement: Placement::new(PostingPlace::CommuneCentre, "agency_commune_committee"),
         name: format!("Thủ tục {code}"),
         sector_code: "ho-tich".into(),
         announced_by: Some(decision.into()),
@@ -88,7 +90,7 @@ fn run(
     rules: &ProvinceRules,
 ) -> Evaluation {
     let catalogue = catalogue();
-    let view = catalogue.for_province(province, d(as_of));
+    let view = catalogue.for_province(province, d(as_of), &[]);
     evaluate("26740", &view, postings, exemptions, rules, &calendar())
 }
 
@@ -253,7 +255,7 @@ fn postings_that_answer_no_requirement_are_classified() {
 #[test]
 fn another_provinces_own_procedure_is_not_applicable_not_unknown() {
     let catalogue = catalogue().with_known_codes(["2.000999".to_owned()]);
-    let view = catalogue.for_province("52", d("2026-05-01"));
+    let view = catalogue.for_province("52", d("2026-05-01"), &[]);
     let board = vec![posting(
         "2.000999",
         PostingChannel::Counter,
@@ -340,6 +342,7 @@ fn the_province_decides_the_channels_and_the_deadline() {
     let rules = ProvinceRules {
         deadline_working_days: 10,
         required_channels: vec![PostingChannel::Counter],
+        posting_places: Vec::new(),
     };
     let e = run("2026-03-02", "52", &[], &[], &rules);
     assert_eq!(e.summary.required_pairs, 2);
@@ -437,9 +440,8 @@ fn random_catalogue(amended: Vec<Option<u64>>) -> CatalogueIndex {
 }
 
 fn applicable_board(catalogue: &CatalogueIndex, as_of: NaiveDate) -> Vec<PostingFact> {
-    let view = catalogue.for_province("52", as_of);
-    view.required
-        .iter()
+    let view = catalogue.for_province("52", as_of, &[]);
+    view.required_versions()
         .flat_map(|v| {
             PostingChannel::ALL.into_iter().map(move |ch| PostingFact {
                 code: v.code.clone(),
@@ -462,7 +464,7 @@ proptest! {
         let catalogue = random_catalogue(amended);
         let as_of = d("2025-07-01").checked_add_days(Days::new(as_of_days)).unwrap_or_default();
         let board = applicable_board(&catalogue, as_of);
-        let view = catalogue.for_province("52", as_of);
+        let view = catalogue.for_province("52", as_of, &[]);
         let full = evaluate("26740", &view, &board, &[], &ProvinceRules::default(), &Calendar::default());
         prop_assert!(full.findings.is_empty());
         prop_assert_eq!(full.summary.completeness, 100.0);

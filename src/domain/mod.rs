@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod codes;
 pub mod gaps;
 pub mod import;
+pub mod obligation;
 pub mod text;
 
 use serde::Serialize;

@@ -36,20 +36,24 @@ pub enum Entity {
     Holidays,
     Inspection,
     Postings,
+    PostingPlaces,
     ProvinceSettings,
     Sector,
+    SectorPlace,
     Units,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 8] = [
+    pub const ALL: [Entity; 10] = [
         Entity::Decision,
         Entity::Exemption,
         Entity::Holidays,
         Entity::Inspection,
         Entity::Postings,
+        Entity::PostingPlaces,
         Entity::ProvinceSettings,
         Entity::Sector,
+        Entity::SectorPlace,
         Entity::Units,
     ];
 
@@ -60,8 +64,10 @@ impl Entity {
             Entity::Holidays => "holidays",
             Entity::Inspection => "inspection",
             Entity::Postings => "postings",
+            Entity::PostingPlaces => "posting_places",
             Entity::ProvinceSettings => "province_settings",
             Entity::Sector => "sector",
+            Entity::SectorPlace => "sector_place",
             Entity::Units => "units",
         }
     }

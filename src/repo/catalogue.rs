@@ -6,13 +6,14 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{decision_items, decisions, procedure_versions, procedures};
+use crate::db::schema::{decision_items, decisions, list_items, procedure_versions, procedures};
 use crate::domain::catalogue::{
-    ExistingVersion, Level, NATIONAL, PlannedItem, ProcedureContent, Timelines, levels_from_db,
-    levels_to_db,
+    ExistingVersion, Level, NATIONAL, PlannedItem, PlannedListItem, ProcedureContent, Timelines,
+    levels_from_db, levels_to_db,
 };
 use crate::domain::codes::normalize_decision_number;
 use crate::domain::gaps::{CatalogueIndex, CatalogueVersion};
+use crate::domain::obligation::{ListAction, ListEntry, Placement, PostingPlace};
 use crate::domain::text;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -46,9 +47,21 @@ pub struct VersionRow {
     pub announced_by_norm: Option<String>,
     pub content_hash: String,
     pub created_at: chrono::NaiveDateTime,
+    pub posting_place: Option<String>,
+    pub posting_rule: Option<String>,
+}
+
+/// A stored placement (absent on rows written before posting places existed).
+pub fn placement_from_db(place: Option<&str>, rule: Option<&str>) -> Option<Placement> {
+    Some(Placement::new(PostingPlace::parse(place?)?, rule?))
 }
 
 impl VersionRow {
+    /// The version's posting place, as stored.
+    pub fn placement(&self) -> Option<Placement> {
+        placement_from_db(self.posting_place.as_deref(), self.posting_rule.as_deref())
+    }
+
     /// The stored content. Channels are JSON written by this service; a row that does not parse
     /// is reported rather than shown half-empty.
     pub fn content(&self) -> Result<ProcedureContent, serde_json::Error> {
@@ -73,6 +86,7 @@ impl VersionRow {
     fn into_existing(self) -> Result<ExistingVersion, serde_json::Error> {
         Ok(ExistingVersion {
             content: self.content()?,
+            placement: self.placement(),
             id: self.id,
             scope: self.scope,
             valid_from: self.valid_from,
@@ -104,6 +118,7 @@ pub struct VersionSummary {
     pub levels: String,
     pub announced_by: Option<String>,
     pub content_hash: String,
+    pub posting_place: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -160,10 +175,12 @@ struct CatalogueColumns {
     announced_by: Option<String>,
     announced_by_norm: Option<String>,
     content_hash: String,
+    posting_place: Option<String>,
+    posting_rule: Option<String>,
 }
 
 /// Every catalogue row of national scope and of `province` (of every scope when `None`),
-/// compiled for the gap engine.
+/// compiled for the gap engine, with the provincial lists (of that province, or all).
 pub fn load_catalogue(
     conn: &mut DbConnection,
     province: Option<&str>,
@@ -180,21 +197,77 @@ pub fn load_catalogue(
         Some(_) => procedures::table.select(procedures::code).load(conn)?,
         None => Vec::new(),
     };
-    let index = CatalogueIndex::new(rows.into_iter().map(|r| CatalogueVersion {
-        commune_level: levels_from_db(&r.levels).contains(&Level::Commune),
-        id: r.id,
-        code: r.procedure_code,
-        scope: r.scope,
-        valid_from: r.valid_from,
-        valid_to: r.valid_to,
-        abolished: r.abolished,
-        name: r.name,
-        sector_code: r.sector_code,
-        announced_by: r.announced_by,
-        announced_by_norm: r.announced_by_norm,
-        content_hash: r.content_hash,
+    let index = CatalogueIndex::new(rows.into_iter().map(|r| {
+        CatalogueVersion {
+            commune_level: levels_from_db(&r.levels).contains(&Level::Commune),
+            // Every row is placed before the service answers (`services::placement`); a row that
+            // is not yet is posted nowhere rather than guessed.
+            placement: placement_from_db(r.posting_place.as_deref(), r.posting_rule.as_deref())
+                .unwrap_or_else(|| Placement::new(PostingPlace::Elsewhere, "unplaced")),
+            id: r.id,
+            code: r.procedure_code,
+            scope: r.scope,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+            abolished: r.abolished,
+            name: r.name,
+            sector_code: r.sector_code,
+            announced_by: r.announced_by,
+            announced_by_norm: r.announced_by_norm,
+            content_hash: r.content_hash,
+        }
     }));
-    Ok(index.with_known_codes(known))
+    Ok(index
+        .with_known_codes(known)
+        .with_lists(list_entries(conn, province)?))
+}
+
+#[derive(Debug, Clone, Queryable)]
+struct ListEntryRow {
+    province_code: String,
+    procedure_code: String,
+    action: String,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    decision_id: String,
+    decision_number: String,
+}
+
+/// The provincial list items of `province` (of every province when `None`).
+pub fn list_entries(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+) -> QueryResult<Vec<ListEntry>> {
+    let mut query = list_items::table
+        .inner_join(decisions::table)
+        .select((
+            list_items::province_code,
+            list_items::procedure_code,
+            list_items::action,
+            list_items::valid_from,
+            list_items::valid_to,
+            list_items::decision_id,
+            decisions::number,
+        ))
+        .into_boxed();
+    if let Some(p) = province {
+        query = query.filter(list_items::province_code.eq(p.to_owned()));
+    }
+    let rows: Vec<ListEntryRow> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(ListEntry {
+                action: ListAction::parse(&r.action)?,
+                province: r.province_code,
+                code: r.procedure_code,
+                valid_from: r.valid_from,
+                valid_to: r.valid_to,
+                decision_id: r.decision_id,
+                decision_number: r.decision_number,
+            })
+        })
+        .collect())
 }
 
 /// Version rows in force on `date` in national scope and, if given, in one province's scope,
@@ -379,6 +452,8 @@ pub fn apply(
             announced_by_norm: v.announced_by.as_deref().map(normalize_decision_number),
             content_hash: v.content_hash.clone(),
             created_at: now,
+            posting_place: Some(v.placement.place.as_str().to_owned()),
+            posting_rule: Some(v.placement.rule.clone()),
         });
         item_rows.push(DecisionItemRow {
             decision_id: decision.id.clone(),
@@ -389,7 +464,7 @@ pub fn apply(
             version_id: id,
         });
     }
-    // Smaller chunks: a version row binds 27 parameters.
+    // Smaller chunks: a version row binds 29 parameters.
     for chunk in versions.chunks(200) {
         crate::insert_rows!(conn, procedure_versions::table, chunk.to_vec())?;
     }
@@ -426,10 +501,16 @@ pub fn list_decisions(
         query = query.filter(decisions::kind.eq(kind.clone()));
     }
     if let Some(code) = &f.procedure {
-        let ids: Vec<String> = decision_items::table
+        let mut ids: Vec<String> = decision_items::table
             .filter(decision_items::procedure_code.eq(code))
             .select(decision_items::decision_id)
             .load(conn)?;
+        ids.extend(
+            list_items::table
+                .filter(list_items::procedure_code.eq(code))
+                .select(list_items::decision_id)
+                .load::<String>(conn)?,
+        );
         query = query.filter(decisions::id.eq_any(ids));
     }
     if let Some((date, id)) = &f.after {
@@ -482,13 +563,20 @@ pub fn items_of(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<ItemWithVe
         .collect())
 }
 
-/// Number of items per decision, for lists.
+/// Number of items per decision (a provincial list's included), for lists.
 pub fn item_counts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = decision_items::table
+    let mut rows: Vec<(String, i64)> = decision_items::table
         .filter(decision_items::decision_id.eq_any(ids))
         .group_by(decision_items::decision_id)
         .select((decision_items::decision_id, diesel::dsl::count_star()))
         .load(conn)?;
+    rows.extend(
+        list_items::table
+            .filter(list_items::decision_id.eq_any(ids))
+            .group_by(list_items::decision_id)
+            .select((list_items::decision_id, diesel::dsl::count_star()))
+            .load::<(String, i64)>(conn)?,
+    );
     Ok(rows.into_iter().collect())
 }
 
@@ -556,7 +644,7 @@ pub fn changes_since(
         query = query.filter(decisions::scope.eq_any(vec![NATIONAL.to_owned(), p.to_owned()]));
     }
     let rows: Vec<(DecisionItemRow, DecisionRow, String, String, String)> = query.load(conn)?;
-    Ok(rows
+    let mut out: Vec<ChangeRow> = rows
         .into_iter()
         .map(|(item, decision, name, sector_code, levels)| ChangeRow {
             item,
@@ -565,7 +653,57 @@ pub fn changes_since(
             sector_code,
             levels,
         })
-        .collect())
+        .collect();
+    // The provincial lists' items, read as items of their decisions.
+    let mut lists = list_items::table
+        .inner_join(decisions::table)
+        .inner_join(procedure_versions::table.on(procedure_versions::id.eq(list_items::version_id)))
+        .filter(list_items::valid_from.ge(since))
+        .select((
+            ListItemRow::as_select(),
+            DecisionRow::as_select(),
+            procedure_versions::name,
+            procedure_versions::sector_code,
+            procedure_versions::levels,
+        ))
+        .into_boxed();
+    if let Some(p) = province {
+        lists = lists.filter(list_items::province_code.eq(p.to_owned()));
+    }
+    let listed: Vec<(ListItemRow, DecisionRow, String, String, String)> = lists.load(conn)?;
+    out.extend(
+        listed
+            .into_iter()
+            .map(|(l, decision, name, sector_code, levels)| ChangeRow {
+                item: DecisionItemRow {
+                    decision_id: l.decision_id,
+                    seq: l.seq,
+                    action: l.action,
+                    procedure_code: l.procedure_code,
+                    effective_on: l.valid_from,
+                    version_id: l.version_id,
+                },
+                decision,
+                name,
+                sector_code,
+                levels,
+            }),
+    );
+    out.sort_by(|a, b| {
+        (
+            a.item.effective_on,
+            a.decision.signed_on,
+            &a.decision.id,
+            a.item.seq,
+        )
+            .cmp(&(
+                b.item.effective_on,
+                b.decision.signed_on,
+                &b.decision.id,
+                b.item.seq,
+            ))
+    });
+    Ok(out)
 }
 
 /// A version's window, with its scope and levels (as stored).
@@ -622,4 +760,156 @@ pub fn revision(conn: &mut DbConnection) -> QueryResult<(i64, Option<String>)> {
     decisions::table
         .select((diesel::dsl::count_star(), diesel::dsl::max(decisions::id)))
         .first(conn)
+}
+
+/// One item of a provincial list, as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = list_items)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct ListItemRow {
+    pub decision_id: String,
+    pub seq: i32,
+    pub province_code: String,
+    pub procedure_code: String,
+    pub action: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub version_id: String,
+}
+
+/// Writes a provincial list: the decision and its items, each ending the province's earlier
+/// item of the same procedure where it takes effect. Call inside a write transaction, after
+/// planning against the same transaction's view.
+pub fn apply_list(
+    conn: &mut DbConnection,
+    decision: &DecisionRow,
+    items: &[PlannedListItem],
+) -> QueryResult<()> {
+    crate::insert_rows!(conn, decisions::table, decision)?;
+    for item in items {
+        diesel::update(
+            list_items::table
+                .filter(list_items::province_code.eq(&decision.scope))
+                .filter(list_items::procedure_code.eq(item.code.as_str()))
+                .filter(list_items::valid_to.is_null()),
+        )
+        .set(list_items::valid_to.eq(Some(item.effective_on)))
+        .execute(conn)?;
+    }
+    let rows: Vec<ListItemRow> = items
+        .iter()
+        .map(|i| ListItemRow {
+            decision_id: decision.id.clone(),
+            seq: i.seq,
+            province_code: decision.scope.clone(),
+            procedure_code: i.code.as_str().to_owned(),
+            action: i.action.as_str().to_owned(),
+            valid_from: i.effective_on,
+            valid_to: None,
+            version_id: i.version_id.clone(),
+        })
+        .collect();
+    for chunk in rows.chunks(super::INSERT_CHUNK) {
+        crate::insert_rows!(conn, list_items::table, chunk.to_vec())?;
+    }
+    Ok(())
+}
+
+/// A provincial list's items with the name and sector of the version each concerns.
+pub fn list_items_of(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<ItemWithVersion>> {
+    let rows: Vec<(ListItemRow, String, String)> = list_items::table
+        .inner_join(procedure_versions::table.on(procedure_versions::id.eq(list_items::version_id)))
+        .filter(list_items::decision_id.eq(id))
+        .order(list_items::seq.asc())
+        .select((
+            ListItemRow::as_select(),
+            procedure_versions::name,
+            procedure_versions::sector_code,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(l, name, sector_code)| ItemWithVersion {
+            item: DecisionItemRow {
+                decision_id: l.decision_id,
+                seq: l.seq,
+                action: l.action,
+                procedure_code: l.procedure_code,
+                effective_on: l.valid_from,
+                version_id: l.version_id,
+            },
+            name,
+            sector_code,
+        })
+        .collect())
+}
+
+/// A decision's items of either kind: an announcement's or import's, or a provincial list's.
+pub fn decision_items(
+    conn: &mut DbConnection,
+    decision: &DecisionRow,
+) -> QueryResult<Vec<ItemWithVersion>> {
+    if decision.kind == LIST {
+        list_items_of(conn, &decision.id)
+    } else {
+        items_of(conn, &decision.id)
+    }
+}
+
+/// The versions a decision concerns (those it produced, or for a list those it listed), with
+/// their procedure codes.
+pub fn concerned_versions(
+    conn: &mut DbConnection,
+    decision: &DecisionRow,
+) -> QueryResult<Vec<(String, String)>> {
+    Ok(decision_items(conn, decision)?
+        .into_iter()
+        .map(|i| (i.item.version_id, i.item.procedure_code))
+        .collect())
+}
+
+/// The kind of a provincial list's decision.
+pub const LIST: &str = "list";
+
+/// What placing a version reads of it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = procedure_versions)]
+pub struct PlacementRow {
+    pub id: String,
+    pub scope: String,
+    pub levels: String,
+    pub sector_code: String,
+    pub announced_by: Option<String>,
+    pub executing_agency: Option<String>,
+    pub authority: Option<String>,
+    pub posting_place: Option<String>,
+    pub posting_rule: Option<String>,
+}
+
+/// Versions to place: those not placed yet (`sector` `None`), or every version of a sector.
+pub fn versions_to_place(
+    conn: &mut DbConnection,
+    sector: Option<&str>,
+) -> QueryResult<Vec<PlacementRow>> {
+    let query = procedure_versions::table
+        .select(PlacementRow::as_select())
+        .into_boxed();
+    match sector {
+        Some(code) => query.filter(procedure_versions::sector_code.eq(code.to_owned())),
+        None => query.filter(procedure_versions::posting_place.is_null()),
+    }
+    .load(conn)
+}
+
+/// Stores versions' placements.
+pub fn set_placements(conn: &mut DbConnection, placed: &[(String, Placement)]) -> QueryResult<()> {
+    for (id, placement) in placed {
+        diesel::update(procedure_versions::table.find(id))
+            .set((
+                procedure_versions::posting_place.eq(Some(placement.place.as_str())),
+                procedure_versions::posting_rule.eq(Some(placement.rule.as_str())),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

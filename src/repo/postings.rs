@@ -4,7 +4,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{exemptions, holidays, postings, province_settings, units};
+use crate::db::schema::{
+    exemptions, holidays, postings, province_posting_places, province_settings, units,
+};
+use crate::domain::obligation::{PlacesPeriod, PostingPlace};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = postings)]
@@ -341,4 +344,62 @@ pub fn replace_holidays(conn: &mut DbConnection, rows: &[HolidayRow]) -> QueryRe
 
 pub fn count_holidays(conn: &mut DbConnection) -> QueryResult<i64> {
     holidays::table.count().get_result(conn)
+}
+
+/// One period of a province's posting places (`places` comma-separated).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = province_posting_places)]
+pub struct PlacesRow {
+    pub province_code: String,
+    pub valid_from: NaiveDate,
+    pub places: String,
+    pub updated_by: String,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl PlacesRow {
+    pub fn period(&self) -> PlacesPeriod {
+        PlacesPeriod {
+            from: self.valid_from,
+            places: self
+                .places
+                .split(',')
+                .filter_map(PostingPlace::parse)
+                .collect(),
+        }
+    }
+}
+
+/// The posting-place periods of `province` (of every province when `None`), by date.
+pub fn posting_places(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+) -> QueryResult<Vec<PlacesRow>> {
+    let mut query = province_posting_places::table
+        .select(PlacesRow::as_select())
+        .order((
+            province_posting_places::province_code.asc(),
+            province_posting_places::valid_from.asc(),
+        ))
+        .into_boxed();
+    if let Some(p) = province {
+        query = query.filter(province_posting_places::province_code.eq(p.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Replaces a province's periods with `rows`.
+pub fn replace_posting_places(
+    conn: &mut DbConnection,
+    province: &str,
+    rows: &[PlacesRow],
+) -> QueryResult<()> {
+    diesel::delete(
+        province_posting_places::table.filter(province_posting_places::province_code.eq(province)),
+    )
+    .execute(conn)?;
+    if !rows.is_empty() {
+        crate::insert_rows!(conn, province_posting_places::table, rows.to_vec())?;
+    }
+    Ok(())
 }

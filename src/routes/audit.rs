@@ -19,8 +19,8 @@ use crate::services::reports::named_commune;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// `decision`, `exemption`, `holidays`, `inspection`, `postings`, `province_settings`,
-    /// `sector` or `units`.
+    /// `decision`, `exemption`, `holidays`, `inspection`, `postings`, `posting_places`,
+    /// `province_settings`, `sector`, `sector_place` or `units`.
     pub entity: Option<String>,
     /// The actor's `sub`.
     pub actor: Option<String>,

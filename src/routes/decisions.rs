@@ -17,6 +17,7 @@ use crate::domain::catalogue::{
     Channel, ContentPatch, ItemAction, ItemInput, Level, Method, Scope, TimeUnit,
 };
 use crate::domain::codes::{DecisionNumber, ProcedureCode};
+use crate::domain::obligation::PostingPlace;
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionFilter, DecisionRow};
@@ -29,6 +30,8 @@ use crate::services::etag;
 pub enum DecisionKind {
     Announcement,
     Import,
+    /// A provincial list: which procedures a province's communes post.
+    List,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -37,7 +40,7 @@ pub enum DecisionKind {
 pub struct DecisionQuery {
     /// `national` or a province code.
     pub scope: Option<String>,
-    /// `announcement` or `import`.
+    /// `announcement`, `import` or `list`.
     #[param(inline)]
     pub kind: Option<DecisionKind>,
     /// Only decisions with an item for this procedure code.
@@ -56,7 +59,7 @@ pub struct Decision {
     pub issuer: String,
     /// `national` or the province code of a provincial decision.
     pub scope: String,
-    /// `announcement`, or `import` for a catalogue import.
+    /// `announcement`, `import` for a catalogue import, or `list` for a provincial list.
     pub kind: String,
     pub title: Option<String>,
     pub signed_on: NaiveDate,
@@ -100,7 +103,7 @@ pub struct DecisionItem {
     pub procedure_name: String,
     pub sector: String,
     pub effective_on: NaiveDate,
-    /// The version (or abolition) this item produced.
+    /// The version (or abolition) this item produced; for a list item, the version it listed.
     pub version_id: String,
 }
 
@@ -158,6 +161,7 @@ pub async fn list_decisions(
         kind: query.kind.map(|k| match k {
             DecisionKind::Announcement => "announcement".to_owned(),
             DecisionKind::Import => "import".to_owned(),
+            DecisionKind::List => repo::LIST.to_owned(),
         }),
         procedure: procedure.map(|p| p.as_str().to_owned()),
         after,
@@ -194,15 +198,11 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
         .run(move |conn| -> Result<_, ServiceError> {
             let d = repo::get_decision(conn, &id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no decision {id}")))?;
-            let items: Vec<DecisionItem> = repo::items_of(conn, &id)?
+            let items: Vec<DecisionItem> = repo::decision_items(conn, &d)?
                 .into_iter()
                 .map(|i| DecisionItem {
                     seq: i.item.seq,
-                    action: match i.item.action.as_str() {
-                        "new" => ItemAction::New,
-                        "amended" => ItemAction::Amended,
-                        _ => ItemAction::Abolished,
-                    },
+                    action: ItemAction::parse(&i.item.action).unwrap_or(ItemAction::Abolished),
                     procedure_code: i.item.procedure_code,
                     procedure_name: i.name,
                     sector: i.sector_code,
@@ -320,14 +320,19 @@ pub struct ProcedureFields {
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDecisionItem {
+    /// `new`, `amended` or `abolished` in an announcement; `listed` or `delisted` in a
+    /// provincial list (a province's decision saying which procedures its communes post).
     pub action: ItemAction,
     #[schema(example = "1.001193")]
     pub procedure_code: String,
     pub effective_on: NaiveDate,
     /// Required for `new` (name, sector and levels at least); for `amended`, the fields that
-    /// change; absent for `abolished`.
+    /// change; absent for `abolished`, `listed` and `delisted`.
     #[validate(nested)]
     pub procedure: Option<ProcedureFields>,
+    /// For `new` and `amended`: where the commune-level version is posted, when the decision
+    /// says so (otherwise derived from its executing agency, authority and sector).
+    pub posting_place: Option<PostingPlace>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -467,6 +472,7 @@ impl TryFrom<NewDecision> for DecisionInput {
                         code,
                         effective_on: item.effective_on,
                         patch,
+                        posting_place: item.posting_place,
                     });
                 }
                 Err(e) => errors.push(FieldError::new(

@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod export;
 pub mod health;
 pub mod inspections;
+pub mod obligation;
 pub mod postings;
 pub mod procedures;
 pub mod reports;
@@ -44,6 +45,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(sectors::list_sectors)
             .service(sectors::get_sector)
             .service(sectors::create_sector)
+            .service(obligation::get_sector_place)
+            .service(obligation::put_sector_place)
             .service(procedures::list_procedures)
             .service(procedures::get_procedure)
             .service(decisions::list_decisions)
@@ -67,6 +70,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(settings::put_holidays)
             .service(settings::get_province_settings)
             .service(settings::put_province_settings)
+            .service(obligation::get_posting_places)
+            .service(obligation::put_posting_places)
+            .service(obligation::get_province_posting_list)
+            .service(obligation::get_commune_posting_list)
             .service(inspections::create_inspection)
             .service(inspections::list_inspections)
             .service(inspections::get_inspection)

@@ -11,6 +11,7 @@ use super::{decode_cursor, encode_cursor, page_limit, search_key};
 use crate::db::Db;
 use crate::domain::catalogue::{Channel, Level, applicable, levels_from_db};
 use crate::domain::codes::ProcedureCode;
+use crate::domain::obligation::{PostingPlace, describe_rule};
 use crate::error::{ApiError, Problem};
 use crate::repo::catalogue::{self as repo, DecisionRow, VersionRow};
 use crate::repo::sectors;
@@ -83,6 +84,8 @@ pub struct ProcedureSummary {
     /// ...until this one (exclusive), if a later change is recorded.
     pub effective_to: Option<NaiveDate>,
     pub content_hash: String,
+    /// Where the commune-level version is posted (`elsewhere` when it has no commune level).
+    pub posting_place: Option<PostingPlace>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,6 +179,7 @@ pub async fn list_procedures(
             effective_from: v.valid_from,
             effective_to: v.valid_to,
             content_hash: v.content_hash,
+            posting_place: v.posting_place.as_deref().and_then(PostingPlace::parse),
         });
     }
     let next_cursor = if items.len() > limit {
@@ -247,6 +251,18 @@ pub struct ProcedureVersion {
     pub subjects: Option<String>,
     pub authority: Option<String>,
     pub source_url: Option<String>,
+    /// Where the commune-level version is posted, and why.
+    pub placement: Option<PlacementView>,
+}
+
+/// A version's posting place and the rule that decided it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacementView {
+    pub posting_place: PostingPlace,
+    /// `agency_commune_committee`, `agency_customs`, `sector_table`, `decision`, …
+    pub rule: String,
+    /// The rule in plain Vietnamese.
+    pub rule_description: String,
 }
 
 /// One entry of a procedure's history.
@@ -305,6 +321,11 @@ fn version_view(
         subjects: content.subjects,
         authority: content.authority,
         source_url: content.source_url,
+        placement: row.placement().map(|p| PlacementView {
+            rule_description: describe_rule(&p.rule).to_owned(),
+            posting_place: p.place,
+            rule: p.rule,
+        }),
     })
 }
 

@@ -494,6 +494,8 @@ pub async fn put_province_settings(
     let rules = ProvinceRules {
         deadline_working_days: body.deadline_working_days,
         required_channels: body.required_channels,
+        // Not part of these settings: see the province's posting places.
+        posting_places: Vec::new(),
     };
     let committed = db
         .run(move |conn| -> Result<_, ServiceError> {

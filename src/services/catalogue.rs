@@ -16,10 +16,12 @@ use crate::cache::counters::Committed;
 use crate::db::{DbConnection, WriteLock};
 use crate::domain::FieldError;
 use crate::domain::catalogue::{
-    ImportOutcome, ItemInput, PlannedItem, Scope, plan_decision, plan_import_record,
+    ImportOutcome, ItemInput, PlannedItem, PlannedListItem, Scope, SectorPlaces, SectorPlacesOf,
+    plan_decision, plan_import_record, plan_list,
 };
 use crate::domain::codes::DecisionNumber;
 use crate::domain::import::{ImportRecord, parse_record};
+use crate::domain::obligation::PostingPlace;
 use crate::domain::text;
 use crate::repo::audit::Entity;
 use crate::repo::catalogue::{self as repo, DecisionRow};
@@ -75,24 +77,9 @@ pub fn create_decision(
             .map(|i| i.code.as_str().to_owned())
             .collect();
         let timelines = repo::timelines(conn, &codes)?;
-        let sector_codes: HashSet<String> =
-            sectors::list(conn)?.into_iter().map(|s| s.code).collect();
-        let planned = match plan_decision(
-            &input.scope,
-            input.signed_on,
-            input.number.as_str(),
-            input.items,
-            &timelines,
-            &sector_codes,
-        ) {
-            Ok(planned) if errors.is_empty() => planned,
-            Ok(_) => return Err(ServiceError::Validation(errors)),
-            Err(more) => {
-                errors.extend(more);
-                return Err(ServiceError::Validation(errors));
-            }
-        };
-        let decision = DecisionRow {
+        // A decision whose items list or delist procedures is a provincial list.
+        let list = input.items.iter().any(|i| i.action.list_action().is_some());
+        let mut decision = DecisionRow {
             id: uuid::Uuid::now_v7().to_string(),
             number: input.number.as_str().to_owned(),
             number_norm,
@@ -106,10 +93,70 @@ pub fn create_decision(
             created_by: actor.identity.sub.clone(),
             created_at: crate::repo::now(),
         };
+        let fail = |mut errors: Vec<FieldError>, more: Vec<FieldError>| {
+            errors.extend(more);
+            ServiceError::Validation(errors)
+        };
+        if list {
+            let Scope::Province(province) = &input.scope else {
+                errors.push(FieldError::new(
+                    "scope",
+                    "a provincial list (items `listed` or `delisted`) is a province's decision",
+                ));
+                return Err(ServiceError::Validation(errors));
+            };
+            let lists = repo::list_entries(conn, Some(province.as_str()))?;
+            let planned = plan_list(province, input.signed_on, input.items, &timelines, &lists)
+                .map_err(|more| fail(errors.clone(), more))?;
+            if !errors.is_empty() {
+                return Err(ServiceError::Validation(errors));
+            }
+            decision.kind = repo::LIST.into();
+            repo::apply_list(tx.conn, &decision, &planned)?;
+            tx.bump(Counter::Catalogue);
+            tx.audit(decision_audit(
+                &decision,
+                "create",
+                Some(list_hash(&planned)),
+            ));
+            return Ok(decision.id);
+        }
+        let sectors = SectorPlacesOf {
+            codes: &sectors::list(conn)?.into_iter().map(|s| s.code).collect(),
+            places: &sectors::place_by_code(conn)?,
+        };
+        let planned = plan_decision(
+            &input.scope,
+            input.signed_on,
+            input.number.as_str(),
+            input.items,
+            &timelines,
+            &sectors,
+        )
+        .map_err(|more| fail(errors.clone(), more))?;
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let hash = plan_hash(&planned);
         record_decision(tx, &decision, &planned, ("create", Some(hash)))?;
         Ok(decision.id)
     })
+}
+
+fn list_hash(planned: &[PlannedListItem]) -> String {
+    let mut hasher = Sha256::new();
+    for item in planned {
+        for part in [
+            item.code.as_str(),
+            item.action.as_str(),
+            &item.effective_on.to_string(),
+            &item.version_id,
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// The guard of every catalogue write: one decision at a time, against the catalogue's ETag.
@@ -131,7 +178,13 @@ fn record_decision(
 ) -> Result<(), ServiceError> {
     repo::apply(tx.conn, decision, planned)?;
     tx.bump(Counter::Catalogue);
-    tx.audit(Audit {
+    tx.audit(decision_audit(decision, action, after));
+    Ok(())
+}
+
+/// The audit entry of a decision (`after`: the hash of what it changed).
+fn decision_audit(decision: &DecisionRow, action: &'static str, after: Option<String>) -> Audit {
+    Audit {
         action,
         entity: Entity::Decision,
         entity_id: decision.id.clone(),
@@ -140,8 +193,7 @@ fn record_decision(
             .then(|| decision.scope.clone()),
         before: None,
         after,
-    });
-    Ok(())
+    }
 }
 
 fn plan_hash(planned: &[PlannedItem]) -> String {
@@ -279,6 +331,15 @@ pub fn import_catalogue(
                 .map(|p| p.record.code.as_str().to_owned())
                 .collect();
             let timelines = repo::timelines(conn, &codes)?;
+            // The sector table by name, so that a sector this import creates is placed too.
+            let table: HashMap<String, PostingPlace> = sectors::places(conn)?
+                .into_iter()
+                .filter_map(|r| Some((r.sector_name, PostingPlace::parse(&r.place)?)))
+                .collect();
+            let mut sector_places: SectorPlaces = sector_by_name
+                .iter()
+                .filter_map(|(name, code)| Some((code.clone(), *table.get(name)?)))
+                .collect();
 
             let mut new_sectors: Vec<SectorRow> = Vec::new();
             let mut planned = Vec::new();
@@ -293,6 +354,9 @@ pub fn import_catalogue(
                         let code = sectors::new_code(&sector_name, &|c| taken.contains(c));
                         taken.insert(code.clone());
                         sector_by_name.insert(sector_name.clone(), code.clone());
+                        if let Some(place) = table.get(&sector_name) {
+                            sector_places.insert(code.clone(), *place);
+                        }
                         new_sectors.push(SectorRow {
                             code: code.clone(),
                             name_search: text::search_key(&sector_name),
@@ -315,9 +379,9 @@ pub fn import_catalogue(
                     code,
                     content,
                     record.announced_by,
-                    options.effective_on,
-                    seq,
+                    (options.effective_on, seq),
                     rows,
+                    &sector_places,
                 ) {
                     Ok(ImportOutcome::Created(item)) => {
                         created += 1;

@@ -188,31 +188,32 @@ pub fn changes_since(
     } in rows
     {
         let levels: Vec<Level> = levels_from_db(&levels).into_iter().collect();
-        let before = match item.action.as_str() {
-            "new" => Vec::new(),
-            _ => levels_before(&item.procedure_code, &decision.scope, item.effective_on),
+        let action = ItemAction::parse(&item.action).ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!("decision item with action {}", item.action))
+        })?;
+        let before = match action {
+            ItemAction::New | ItemAction::Listed | ItemAction::Delisted => Vec::new(),
+            ItemAction::Amended | ItemAction::Abolished => {
+                levels_before(&item.procedure_code, &decision.scope, item.effective_on)
+            }
         };
-        if level.is_some_and(|l| !levels.contains(&l) && !before.contains(&l)) {
+        // A provincial list is about what the province's communes post, whatever the levels.
+        let concerns = |l: Level| {
+            levels.contains(&l)
+                || before.contains(&l)
+                || (l == Level::Commune && action.list_action().is_some())
+        };
+        if level.is_some_and(|l| !concerns(l)) {
             continue;
         }
         if decision.scope == NATIONAL && overridden(&item.procedure_code, item.effective_on) {
             continue;
         }
-        let action = match item.action.as_str() {
-            "new" => ItemAction::New,
-            "amended" => ItemAction::Amended,
-            "abolished" => ItemAction::Abolished,
-            other => {
-                return Err(ServiceError::internal(anyhow::anyhow!(
-                    "decision item with action {other}"
-                )));
-            }
-        };
         let commune_now = levels.contains(&Level::Commune);
         let commune_before = before.contains(&Level::Commune);
         let posting_action = match action {
-            ItemAction::New => PostingAction::Post,
-            ItemAction::Abolished => PostingAction::TakeDown,
+            ItemAction::New | ItemAction::Listed => PostingAction::Post,
+            ItemAction::Abolished | ItemAction::Delisted => PostingAction::TakeDown,
             ItemAction::Amended if commune_before && !commune_now => PostingAction::TakeDown,
             ItemAction::Amended if !commune_before && commune_now => PostingAction::Post,
             ItemAction::Amended => PostingAction::RePost,

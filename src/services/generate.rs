@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::domain::catalogue::{ContentPatch, ItemAction, ItemInput, NATIONAL, Scope};
 use crate::domain::codes::{DecisionNumber, ProcedureCode, UnitCode};
 use crate::domain::gaps::{CatalogueVersion, PostingChannel};
+use crate::domain::obligation::PlacesPeriod;
 use crate::repo::catalogue::load_catalogue;
 use crate::repo::units::communes_of;
 use crate::services::ServiceError;
@@ -108,7 +109,8 @@ pub fn generate(
 
     // Commune-level procedures in force nationally, in code order.
     let index = load_catalogue(conn, None)?;
-    let national = index.for_province(NATIONAL, options.as_of);
+    // What communes post under the default obligation, nationally.
+    let national = index.for_province(NATIONAL, options.as_of, &[]);
     let mut required: Vec<String> = national
         .required_versions()
         .map(|v| v.code.clone())
@@ -148,6 +150,7 @@ pub fn generate(
     for (i, c) in amended.iter().enumerate() {
         let item = ItemInput {
             action: ItemAction::Amended,
+            posting_place: None,
             code: code(c)?,
             effective_on: amend_on,
             patch: Some(patch(c)),
@@ -176,6 +179,7 @@ pub fn generate(
             .map(|c| {
                 Ok(ItemInput {
                     action: ItemAction::Abolished,
+                    posting_place: None,
                     code: code(c)?,
                     effective_on: abolish_on,
                     patch: None,
@@ -210,6 +214,13 @@ pub fn generate(
     // Postings, commune by commune.
     let index = load_catalogue(conn, None)?;
     let communes = communes_of(conn, None)?;
+    let mut places: std::collections::HashMap<String, Vec<PlacesPeriod>> = Default::default();
+    for row in crate::repo::postings::posting_places(conn, None)? {
+        places
+            .entry(row.province_code.clone())
+            .or_default()
+            .push(row.period());
+    }
     let mut csv = crate::services::csv::writer(out);
     csv.write_record([
         "unit_code",
@@ -228,9 +239,10 @@ pub fn generate(
         if !options.provinces.is_empty() && !options.provinces.contains(&province) {
             continue;
         }
-        let view = views
-            .entry(province.clone())
-            .or_insert_with(|| index.for_province(&province, options.as_of));
+        let view = views.entry(province.clone()).or_insert_with(|| {
+            let periods = places.get(&province).map(Vec::as_slice).unwrap_or(&[]);
+            index.for_province(&province, options.as_of, periods)
+        });
         let mut versions: Vec<&CatalogueVersion> = view.required_versions().collect();
         versions.sort_by(|a, b| a.code.cmp(&b.code));
         summary.communes += 1;

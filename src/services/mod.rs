@@ -11,6 +11,8 @@ mod error;
 pub mod etag;
 pub mod generate;
 pub mod inspections;
+pub mod obligation;
+pub mod placement;
 pub mod postings;
 pub mod reports;
 pub mod sectors;

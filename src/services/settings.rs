@@ -15,7 +15,7 @@ use crate::repo::audit::Entity;
 use crate::repo::postings::{self as repo, ExemptionRow, HolidayRow, SettingsRow};
 use crate::repo::units;
 
-use super::reports::rules_from;
+use super::reports::rules_of;
 
 /// ETag of one exemption.
 pub fn exemption_etag(r: &ExemptionRow) -> String {
@@ -222,7 +222,7 @@ pub fn province_rules(
     if !units::is_province(conn, province)? {
         return Err(no_province(province));
     }
-    Ok(rules_from(repo::settings(conn, province)?.as_ref()))
+    rules_of(conn, province)
 }
 
 fn no_province(code: &str) -> ServiceError {

@@ -4,8 +4,9 @@
 //! inspection's `content_hash`) are never rewritten.
 //!
 //! Formats:
-//! - 1: written before the format was versioned: no `format` field; otherwise as format 2.
-//! - 2: `format: 2`, the same fields.
+//! - 1: written before the format was versioned and before posting places: no `format`, no
+//!   `rules.posting_places`, no finding `basis` (read as empty and absent).
+//! - 2: `format: 2`; `rules.posting_places` and each missing or outdated finding's `basis`.
 //!
 //! Reading maps every known format to today's API report ([`read`]); writing always writes
 //! [`FORMAT`] ([`write`]).
@@ -19,6 +20,7 @@ use crate::domain::gaps::{
     Expected, Finding, FindingKind, KindCounts, Observed, PostingChannel, SectorSummary, Severity,
     Summary,
 };
+use crate::domain::obligation::{Basis, BasisKind, ListedBy, PostingPlace};
 
 /// The format [`write`] writes.
 pub const FORMAT: u32 = 2;
@@ -60,6 +62,41 @@ pub enum Channel {
 pub struct Rules {
     pub deadline_working_days: u32,
     pub required_channels: Vec<Channel>,
+    /// Empty in format 1: the obligation was then every commune-level procedure.
+    #[serde(default)]
+    pub posting_places: Vec<Place>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    CommuneCentre,
+    CommunePolice,
+    Elsewhere,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    PostingPlace,
+    ProvincialList,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listing {
+    pub decision_id: String,
+    pub decision_number: String,
+    pub effective_on: NaiveDate,
+}
+
+/// Why a procedure was required (format 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reason {
+    pub kind: Why,
+    pub posting_place: Place,
+    pub placement_rule: String,
+    pub listed_by: Option<Listing>,
+    pub required_since: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -160,6 +197,8 @@ pub struct Gap {
     pub due_on: Option<NaiveDate>,
     pub overdue: bool,
     pub days_overdue: i64,
+    #[serde(default)]
+    pub basis: Option<Reason>,
 }
 
 /// Today's report in the stored format, as JSON text (whose SHA-256 is the content hash).
@@ -201,14 +240,16 @@ macro_rules! same_variants {
 }
 
 /// `From` both ways between two structs with the same fields (`vec` ones are lists converted
-/// item by item): a field added to either side fails to compile here.
+/// item by item, `opt` ones optional values): a field added to either side fails to compile
+/// here.
 macro_rules! same_fields {
-    ($a:ident, $b:ident: $($f:ident),* $(; vec $($v:ident),+)?) => {
+    ($a:ident, $b:ident: $($f:ident),* $(; vec $($v:ident),+)? $(; opt $($o:ident),+)?) => {
         impl From<$a> for $b {
             fn from(x: $a) -> Self {
                 Self {
                     $($f: x.$f.into(),)*
                     $($($v: x.$v.into_iter().map(Into::into).collect(),)+)?
+                    $($($o: x.$o.map(Into::into),)+)?
                 }
             }
         }
@@ -217,6 +258,7 @@ macro_rules! same_fields {
                 Self {
                     $($f: x.$f.into(),)*
                     $($($v: x.$v.into_iter().map(Into::into).collect(),)+)?
+                    $($($o: x.$o.map(Into::into),)+)?
                 }
             }
         }
@@ -226,8 +268,12 @@ macro_rules! same_fields {
 same_variants!(Channel, PostingChannel: Counter, Portal);
 same_variants!(Kind, FindingKind: Missing, Outdated, MustRemove, NotApplicable, Premature, UnknownProcedure);
 same_variants!(Level, Severity: High, Medium, Low);
+same_variants!(Place, PostingPlace: CommuneCentre, CommunePolice, Elsewhere);
+same_variants!(Why, BasisKind: PostingPlace, ProvincialList);
+same_fields!(Listing, ListedBy: decision_id, decision_number, effective_on);
+same_fields!(Reason, Basis: kind, posting_place, placement_rule, required_since; opt listed_by);
 same_fields!(Unit, UnitRef: code, name);
-same_fields!(Rules, RulesView: deadline_working_days; vec required_channels);
+same_fields!(Rules, RulesView: deadline_working_days; vec required_channels, posting_places);
 same_fields!(Counts, KindCounts: missing, outdated, must_remove, not_applicable, premature, unknown_procedure);
 same_fields!(SectorTotals, SectorSummary: sector_code, required_pairs, ok, missing, outdated, completeness);
 same_fields!(Totals, Summary: required_procedures, required_pairs, ok, completeness, counts, overdue, timely, timely_rate; vec by_sector);
@@ -253,6 +299,7 @@ impl From<ReportFinding> for Gap {
             due_on: f.due_on,
             overdue: f.overdue,
             days_overdue: f.days_overdue,
+            basis: f.basis.map(Into::into),
         }
     }
 }
@@ -274,6 +321,7 @@ impl From<Gap> for ReportFinding {
                 due_on: g.due_on,
                 overdue: g.overdue,
                 days_overdue: g.days_overdue,
+                basis: g.basis.map(Into::into),
             },
             sector_name: g.sector_name,
         }

@@ -42,6 +42,12 @@ fn body(path: &str) -> Value {
         "/api/v1/provinces/{code}/settings" => {
             json!({"deadline_working_days": 5, "required_channels": ["counter"]})
         }
+        "/api/v1/provinces/{code}/posting-places" => {
+            json!({"periods": [{"from": "2026-01-01", "places": ["commune_centre", "commune_police"]}]})
+        }
+        "/api/v1/sectors/{code}/posting-place" => {
+            json!({"place": "commune_centre", "reason": "Kiểm thử phân quyền"})
+        }
         _ => json!({}),
     }
 }
@@ -264,6 +270,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/communes/{code}/exemptions/{id}",
         "ynnnnnn",
     ),
+    ("GET", "/api/v1/communes/{code}/posting-list", "ynynyny"),
     ("GET", "/api/v1/communes/{code}/postings", "ynynyny"),
     ("PUT", "/api/v1/communes/{code}/postings", "ynynnnn"),
     (
@@ -285,9 +292,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/inspections/{id}", "ynynyny"),
     ("GET", "/api/v1/inspections/{id}/follow-up", "ynynyny"),
     ("GET", "/api/v1/provinces/{code}/report", "ynnnyny"),
+    ("PUT", "/api/v1/provinces/{code}/posting-places", "ynnnnnn"),
     ("PUT", "/api/v1/provinces/{code}/settings", "ynnnnnn"),
     ("GET", "/api/v1/reports/national", "ynnnnny"),
     ("POST", "/api/v1/sectors", "yynnnnn"),
+    ("PUT", "/api/v1/sectors/{code}/posting-place", "ynnnnnn"),
 ];
 
 /// The ids a matrix run needs, created afresh in its own database.
@@ -356,6 +365,9 @@ async fn matrix_call(
         "/api/v1/catalogue/changes" => "/api/v1/catalogue/changes?since=2026-01-01".to_owned(),
         "/api/v1/catalogue/import" => "/api/v1/catalogue/import?dry_run=true".to_owned(),
         "/api/v1/sectors/{code}" => format!("/api/v1/sectors/{}", ids.sector),
+        "/api/v1/sectors/{code}/posting-place" => {
+            format!("/api/v1/sectors/{}/posting-place", ids.sector)
+        }
         other => fill(other),
     };
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");

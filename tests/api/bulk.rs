@@ -133,9 +133,9 @@ fn expected_indexes() -> Vec<String> {
 async fn a_generated_province_loads_in_several_chunks_and_its_reports_follow() {
     let app = TestApp::spawn().await;
     let scratch = Scratch::new();
-    let file = scratch.0.join("province-22.csv");
+    let file = scratch.0.join("province-38.csv");
     let file = file.to_string_lossy().into_owned();
-    let generated = niemyet(&app, &["generate", "--provinces", "22", "--out", &file]).await;
+    let generated = niemyet(&app, &["generate", "--provinces", "38", "--out", &file]).await;
     assert!(generated.ok, "{}", generated.stderr);
     let text = std::fs::read_to_string(&file).expect("the file is read");
     let rows: Vec<&str> = text.lines().skip(1).collect();
@@ -156,7 +156,7 @@ async fn a_generated_province_loads_in_several_chunks_and_its_reports_follow() {
     assert!(run.ok, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains(&format!("loaded {} postings of 54 communes", rows.len())),
+            .contains(&format!("loaded {} postings of 166 communes", rows.len())),
         "{}",
         run.stderr
     );

@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod import;
 mod inspections;
+mod obligation;
 mod openapi;
 mod postings;
 mod procedures;

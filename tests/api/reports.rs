@@ -208,19 +208,19 @@ async fn a_provincial_version_is_required_in_its_province_only() {
     // Xã Ia Grai (Gia Lai) and a commune of Hồ Chí Minh City post the national version.
     let hcm_commune = "26740";
     for unit in [IA_GRAI, hcm_commune] {
-        post_board(&app, unit, &[("1.004222", "1523/QĐ-BCA-C06", "2025-07-03")]).await;
+        post_board(&app, unit, &[("1.004873", "163/QĐ-BTP", "2025-07-03")]).await;
     }
     decide(&app, json!({
         "number": "12/QĐ-UBND", "issuer": "UBND Thành phố Hồ Chí Minh", "scope": "79", "signed_on": "2026-01-10",
-        "items": [{"action": "amended", "procedure_code": "1.004222", "effective_on": "2026-02-02",
+        "items": [{"action": "amended", "procedure_code": "1.004873", "effective_on": "2026-02-02",
                    "procedure": {"channels": [{"method": "direct", "fee_vnd": 15000}]}}]
     })).await;
     let hcm = report(&app, hcm_commune, "2026-03-02").await;
-    let f = findings_for(&hcm, "1.004222");
+    let f = findings_for(&hcm, "1.004873");
     assert_eq!(f.len(), 2);
     assert_eq!(f[0]["kind"], "outdated");
     assert_eq!(f[0]["expected"]["decision"], "12/QĐ-UBND");
-    assert!(findings_for(&report(&app, IA_GRAI, "2026-03-02").await, "1.004222").is_empty());
+    assert!(findings_for(&report(&app, IA_GRAI, "2026-03-02").await, "1.004873").is_empty());
 }
 
 #[actix_web::test]
@@ -688,7 +688,7 @@ async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
     );
     assert_eq!(
         counts["must_remove"], 2,
-        "one procedure abolished by 1357/QĐ-BCA"
+        "one procedure abolished by 1357/QĐ-BTP"
     );
     let my_duc = app
         .get_as("/api/v1/communes/10441/report?as_of=2026-11-23", &admin)
@@ -706,7 +706,7 @@ async fn the_demo_shows_every_kind_of_gap_on_four_real_communes() {
     assert_eq!(phu_xuyen["summary"]["counts"]["unknown_procedure"], 1);
     let hanoi = app
         .get_as(
-            "/api/v1/procedures/1.004222?province=01&as_of=2026-11-23",
+            "/api/v1/procedures/1.004873?province=01&as_of=2026-11-23",
             &admin,
         )
         .await;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::load::{exemption_fact, summary_facts_by_unit};
 use super::{
-    CommuneRow, NationalReport, ProvinceReport, ProvinceRow, Totals, UnitRef, coverage, rules_from,
+    CommuneRow, NationalReport, ProvinceReport, ProvinceRow, RulesView, Totals, UnitRef, coverage,
+    rules_in,
 };
 use crate::cache::{Compiled, Reference, ReportCache, Revs};
 use crate::db::DbConnection;
@@ -56,7 +57,7 @@ fn sort_worst_first(rows: &mut [CommuneRow]) {
 /// The version of what `summarize` computes. Bump it whenever a change to the gap rules or to
 /// [`Summary`] would summarise the same postings differently: summaries stored by an older build
 /// are then computed again instead of served (their counters alone cannot tell).
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// A stored summary and the version of the code that computed it.
 #[derive(Serialize, Deserialize)]
@@ -133,8 +134,10 @@ fn province_summaries(
     }
     let stale = missing(&out);
     if !stale.is_empty() {
-        let view = compiled.index.for_province(province, as_of);
-        let rules = rules_from(reference.settings.get(province));
+        let rules = rules_in(reference, province);
+        let view = compiled
+            .index
+            .for_province(province, as_of, &rules.posting_places);
         let facts = summary_facts_by_unit(postings::summary_facts(conn, &stale, as_of)?);
         let mut exempt: HashMap<String, Vec<ExemptionFact>> = HashMap::new();
         for e in postings::exemptions_for_province(conn, Some(province))? {
@@ -219,7 +222,7 @@ pub fn province_report(
         (catalogue_rev, reference_rev, &units),
         as_of,
     )?;
-    let rules = rules_from(reference.settings.get(code));
+    let rules = rules_in(&reference, code);
     let mut totals = Totals::default();
     let mut sectors: BTreeMap<String, SectorSummary> = BTreeMap::new();
     let mut rows = Vec::with_capacity(communes.len());
@@ -242,7 +245,7 @@ pub fn province_report(
             name: province.name.clone(),
         },
         as_of,
-        rules: (&rules).into(),
+        rules: RulesView::of(&rules, as_of),
         totals,
         sectors: coverage(&sectors, &compiled.sector_names),
         communes: rows,

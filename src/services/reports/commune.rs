@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 
 use super::load::{exemption_fact, fill_changed_fields, load_calendar, posting_fact, sector_names};
 use super::{
-    CommuneReport, ReportFinding, UnitRef, commune_and_province, commune_in, coverage, rules_from,
+    CommuneReport, ReportFinding, RulesView, UnitRef, commune_and_province, commune_in, coverage,
+    rules_in, rules_of,
 };
 use crate::auth::Denied;
 use crate::cache::{Body, ReportCache, Revs};
@@ -28,7 +29,7 @@ pub fn commune_report(
 ) -> Result<CommuneReport, ServiceError> {
     let (commune, province) = commune_and_province(conn, code)?;
     let catalogue = load_catalogue(conn, Some(&province.code))?;
-    let rules = rules_from(postings::settings(conn, &province.code)?.as_ref());
+    let rules = rules_of(conn, &province.code)?;
     let calendar = load_calendar(conn)?;
     let names = sector_names(conn)?;
     build_commune_report(
@@ -62,7 +63,7 @@ pub fn commune_report_json(
         return Ok(body);
     }
     let compiled = cache.catalogue(conn, catalogue_rev)?;
-    let rules = rules_from(reference.settings.get(&province.code));
+    let rules = rules_in(&reference, &province.code);
     let report = build_commune_report(
         conn,
         (commune, province),
@@ -91,7 +92,7 @@ fn build_commune_report(
         .iter()
         .map(exemption_fact)
         .collect();
-    let view = catalogue.for_province(&province.code, as_of);
+    let view = catalogue.for_province(&province.code, as_of, &rules.posting_places);
     let mut evaluation = evaluate(&commune.code, &view, &facts, &exemptions, rules, calendar);
     fill_changed_fields(
         conn,
@@ -107,7 +108,7 @@ fn build_commune_report(
             name: province.name.clone(),
         },
         as_of,
-        rules: rules.into(),
+        rules: RulesView::of(rules, as_of),
         sectors: coverage(&evaluation.summary.by_sector, names),
         findings: evaluation
             .findings

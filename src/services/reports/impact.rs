@@ -10,6 +10,7 @@ use super::{DecisionImpact, ImpactRow, rules_from};
 use crate::db::DbConnection;
 use crate::domain::catalogue::NATIONAL;
 use crate::domain::gaps::FindingKind;
+use crate::domain::obligation::PlacesPeriod;
 use crate::repo::catalogue::{self as catalogue_repo, load_catalogue};
 use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
@@ -23,12 +24,12 @@ pub fn decision_impact(
 ) -> Result<DecisionImpact, ServiceError> {
     let decision = catalogue_repo::get_decision(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no decision {id}")))?;
-    let items = catalogue_repo::items_of(conn, id)?;
-    let version_ids: HashSet<String> = items.iter().map(|i| i.item.version_id.clone()).collect();
-    let codes: HashSet<String> = items
-        .iter()
-        .map(|i| i.item.procedure_code.clone())
-        .collect();
+    // What the decision concerns: the versions its items produced (or, for a provincial list,
+    // the versions its items listed) and their procedures.
+    let (version_ids, codes): (HashSet<String>, HashSet<String>) =
+        catalogue_repo::concerned_versions(conn, &decision)?
+            .into_iter()
+            .unzip();
     // A provincial decision concerns its own province only.
     let scope_province = (decision.scope != NATIONAL).then(|| decision.scope.clone());
     let province = match (province, scope_province.as_deref()) {
@@ -43,6 +44,13 @@ pub fn decision_impact(
         .into_iter()
         .map(|s| (s.province_code.clone(), s))
         .collect();
+    let mut periods: HashMap<String, Vec<PlacesPeriod>> = HashMap::new();
+    for row in postings::posting_places(conn, province.as_deref())? {
+        periods
+            .entry(row.province_code.clone())
+            .or_default()
+            .push(row.period());
+    }
     let calendar = load_calendar(conn)?;
     let communes = units_repo::communes_of(conn, province.as_deref())?;
     let all_postings = facts_by_unit(postings::current_facts_for_province(
@@ -59,8 +67,11 @@ pub fn decision_impact(
     }
     let mut rows = Vec::new();
     for (prov, its_communes) in &by_province {
-        let rules = rules_from(settings.get(prov));
-        let view = catalogue.for_province(prov, as_of);
+        let rules = rules_from(
+            settings.get(prov),
+            periods.get(prov).map(Vec::as_slice).unwrap_or(&[]),
+        );
+        let view = catalogue.for_province(prov, as_of, &rules.posting_places);
         for (i, evaluation) in evaluate_province(
             &view,
             its_communes,

@@ -28,7 +28,8 @@ use crate::domain::gaps::{
     Finding, FindingKind, KindCounts, PostingChannel, ProvinceRules, SectorSummary, Summary,
     percent,
 };
-use crate::repo::postings::SettingsRow;
+use crate::domain::obligation::{PlacesPeriod, PostingPlace};
+use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
 
 pub use aggregate::{SUMMARY_VERSION, national_report, province_report};
@@ -36,9 +37,10 @@ pub use commune::{commune_report, commune_report_json};
 pub use impact::decision_impact;
 pub use load::load_calendar;
 
-/// A province's rules: its settings, or the defaults (5 working days, both channels).
-pub fn rules_from(row: Option<&SettingsRow>) -> ProvinceRules {
-    match row {
+/// A province's rules: its settings (or the defaults: 5 working days, both channels) and its
+/// posting-place periods (none: the centre only).
+pub fn rules_from(row: Option<&SettingsRow>, posting_places: &[PlacesPeriod]) -> ProvinceRules {
+    let mut rules = match row {
         None => ProvinceRules::default(),
         Some(r) => ProvinceRules {
             deadline_working_days: r.deadline_working_days.max(0) as u32,
@@ -47,8 +49,31 @@ pub fn rules_from(row: Option<&SettingsRow>) -> ProvinceRules {
                 .split(',')
                 .filter_map(PostingChannel::parse)
                 .collect(),
+            posting_places: Vec::new(),
         },
-    }
+    };
+    rules.posting_places = posting_places.to_vec();
+    rules
+}
+
+/// A province's rules from the cached reference data.
+pub fn rules_in(reference: &Reference, province: &str) -> ProvinceRules {
+    rules_from(
+        reference.settings.get(province),
+        reference.places_of(province),
+    )
+}
+
+/// A province's rules read from the database.
+pub fn rules_of(conn: &mut DbConnection, province: &str) -> Result<ProvinceRules, ServiceError> {
+    let periods: Vec<PlacesPeriod> = postings::posting_places(conn, Some(province))?
+        .iter()
+        .map(|r| r.period())
+        .collect();
+    Ok(rules_from(
+        postings::settings(conn, province)?.as_ref(),
+        &periods,
+    ))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -57,17 +82,24 @@ pub struct UnitRef {
     pub name: String,
 }
 
+/// The rules a report applied.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RulesView {
     pub deadline_working_days: u32,
     pub required_channels: Vec<PostingChannel>,
+    /// The posting places the province's communes post on the report's date: `commune_centre`,
+    /// and `commune_police` where the province has it posted at the centre too.
+    #[serde(default = "crate::domain::obligation::default_places")]
+    pub posting_places: Vec<PostingPlace>,
 }
 
-impl From<&ProvinceRules> for RulesView {
-    fn from(r: &ProvinceRules) -> Self {
+impl RulesView {
+    /// The rules applied on `as_of`.
+    pub fn of(r: &ProvinceRules, as_of: NaiveDate) -> Self {
         RulesView {
             deadline_working_days: r.deadline_working_days,
             required_channels: r.required_channels.clone(),
+            posting_places: r.places_on(as_of),
         }
     }
 }
