@@ -5,6 +5,7 @@
 //! needs no token; every write names the roles allowed.
 
 use std::future::{Ready, ready};
+use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -339,6 +340,137 @@ impl FromRequest for Identity {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(identify(req))
+    }
+}
+
+/// Who may call an operation. Checked by [`Caller`] while the request is extracted, before its
+/// query and body are read: a caller without the role or the scope gets 403 whatever it sends.
+pub trait Gate {
+    /// The check the token alone decides.
+    fn check(identity: &Identity, req: &HttpRequest) -> Result<(), Denied>;
+
+    /// The commune whose province the caller must also be in, when the token alone cannot
+    /// tell (a provincial auditor reading a commune). The extractor reads the province from the
+    /// reference data in memory; a commune not known there is left to the handler, which checks
+    /// the scope again on what it reads from the database (and answers 404 for an unknown one).
+    fn commune_scope(_identity: &Identity, _req: &HttpRequest) -> Option<String> {
+        None
+    }
+}
+
+/// The caller of an operation behind the gate `G`. A handler takes it as its first extractor.
+pub struct Caller<G> {
+    identity: Identity,
+    gate: PhantomData<G>,
+}
+
+impl<G> From<Caller<G>> for Identity {
+    fn from(caller: Caller<G>) -> Identity {
+        caller.identity
+    }
+}
+
+impl<G> std::ops::Deref for Caller<G> {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl<G: Gate> FromRequest for Caller<G> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identify(req).and_then(|identity| {
+            G::check(&identity, req)?;
+            let cache = req.app_data::<web::Data<crate::cache::ReportCache>>();
+            if let Some(commune) = G::commune_scope(&identity, req)
+                && let Some(province) = cache.and_then(|c| c.province_of(&commune))
+            {
+                identity.require_commune_read(&commune, &province)?;
+            }
+            Ok(Caller {
+                identity,
+                gate: PhantomData,
+            })
+        }))
+    }
+}
+
+/// The `code` of the request's path (a commune or a province).
+fn path_code(req: &HttpRequest) -> &str {
+    req.match_info().get("code").unwrap_or_default()
+}
+
+macro_rules! role_gates {
+    ($($(#[$doc:meta])* $name:ident => [$($role:ident),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Gate for $name {
+            fn check(identity: &Identity, _: &HttpRequest) -> Result<(), Denied> {
+                identity.require(&[$(Role::$role),+])
+            }
+        }
+    )+};
+}
+
+role_gates! {
+    /// Admins only.
+    Admins => [Admin];
+    /// Who changes the catalogue: editors and admins.
+    Editors => [Editor, Admin];
+    /// Auditors (of a province or the country) and admins.
+    Auditors => [Auditor, Admin];
+    /// Everyone but an editor: admins, auditors and officers (each then within its scope, which
+    /// the handler checks on what it reads).
+    Staff => [Admin, Auditor, Officer];
+}
+
+/// Who writes a commune's postings: its officer or an admin.
+pub struct CommuneWriters;
+
+impl Gate for CommuneWriters {
+    fn check(identity: &Identity, req: &HttpRequest) -> Result<(), Denied> {
+        identity.require_commune_write(path_code(req))
+    }
+}
+
+/// Who reads a commune's postings and reports: its officer, an auditor of its province or of
+/// the country, an admin.
+pub struct CommuneReaders;
+
+impl Gate for CommuneReaders {
+    fn check(identity: &Identity, req: &HttpRequest) -> Result<(), Denied> {
+        identity.require(&[Role::Admin, Role::Auditor, Role::Officer])?;
+        match identity.role {
+            Role::Officer => identity.require_commune_read(path_code(req), ""),
+            _ => Ok(()),
+        }
+    }
+
+    fn commune_scope(identity: &Identity, req: &HttpRequest) -> Option<String> {
+        (identity.role == Role::Auditor && identity.unit.is_some())
+            .then(|| path_code(req).to_owned())
+    }
+}
+
+/// Who reads a province's reports: an auditor of it or of the country, an admin.
+pub struct ProvinceReaders;
+
+impl Gate for ProvinceReaders {
+    fn check(identity: &Identity, req: &HttpRequest) -> Result<(), Denied> {
+        identity.require_province_read(path_code(req))
+    }
+}
+
+/// Who reads across the country: a national auditor or an admin.
+pub struct NationalReaders;
+
+impl Gate for NationalReaders {
+    fn check(identity: &Identity, _: &HttpRequest) -> Result<(), Denied> {
+        identity.require_national_read()
     }
 }
 

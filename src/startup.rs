@@ -143,6 +143,10 @@ fn run(
 ) -> anyhow::Result<Server> {
     let policy = web::Data::new(policy);
     let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, counters));
+    // The reference data in memory from the start: authorization reads communes' provinces there.
+    let mut conn = db.pool().get()?;
+    cache.warm(&mut conn)?;
+    drop(conn);
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
     let server = HttpServer::new(move || {

@@ -273,6 +273,18 @@ impl ReportCache {
         self.body(code, as_of, revs).map(|b| (b, province))
     }
 
+    /// Loads the current reference data, so that the first requests find it in memory.
+    pub fn warm(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let (_, reference, _) = self.revisions_of(conn, &[])?;
+        self.reference(conn, reference).map(drop)
+    }
+
+    /// The province of a commune, from the reference data in memory whatever its revision (a
+    /// commune never changes province); `None` when it is not known there.
+    pub fn province_of(&self, commune: &str) -> Option<String> {
+        read(&self.reference)?.unit(commune)?.parent_code.clone()
+    }
+
     /// Makes a committed write visible to this instance's reports and hands back its value.
     pub fn publish<T>(&self, committed: Committed<T>) -> T {
         self.counters.publish(committed)

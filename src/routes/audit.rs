@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{decode_cursor, encode_cursor, page_limit};
-use crate::auth::{Identity, Role};
+use crate::auth::{Auditors, Caller, Role};
 use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
 use crate::error::{ApiError, Problem};
@@ -141,11 +141,10 @@ fn parse_cursor(raw: &str) -> Result<(NaiveDateTime, String), ApiError> {
 )]
 #[get("/audit")]
 pub async fn list_audit(
+    identity: Caller<Auditors>,
     db: web::Data<Db>,
-    identity: Identity,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin, Role::Auditor])?;
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
     if let Some(entity) = &query.entity

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::{Identity, Role};
+use crate::auth::{Caller, Editors};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
@@ -66,14 +66,13 @@ const ACCEPTED: [&str; 6] = [
 )]
 #[post("/catalogue/import")]
 pub async fn import_catalogue(
+    identity: Caller<Editors>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     query: web::Query<ImportQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Editor, Role::Admin])?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{decode_cursor, encode_cursor, page_limit};
-use crate::auth::{Identity, Role};
+use crate::auth::{Caller, Editors};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::catalogue::{
@@ -521,13 +521,12 @@ impl TryFrom<NewDecision> for DecisionInput {
 )]
 #[post("/decisions")]
 pub async fn create_decision(
+    identity: Caller<Editors>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     body: web::Json<NewDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Editor, Role::Admin])?;
     let input = DecisionInput::try_from(body.into_inner())?;
     let (actor, if_match) = (super::actor(identity, &req), super::if_match(&req));
     let committed = db

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::export::{Cell, Format, Table, negotiate, respond};
 use super::reports::commune_table;
 use super::{decode_cursor, encode_cursor, page_limit};
-use crate::auth::{Identity, Role};
+use crate::auth::{Auditors, Caller, Identity, Role, Staff};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
@@ -128,13 +128,12 @@ fn etag(content_hash: &str) -> String {
 )]
 #[post("/inspections")]
 pub async fn create_inspection(
+    identity: Caller<Auditors>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     body: web::Json<NewInspection>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Auditor, Role::Admin])?;
     let input = check_new(body.into_inner())?;
     let actor = super::actor(identity, &req);
     let committed = db
@@ -194,12 +193,11 @@ pub struct InspectionPage {
 )]
 #[get("/inspections")]
 pub async fn list_inspections(
+    identity: Caller<Staff>,
     db: web::Data<Db>,
-    identity: Identity,
     query: web::Query<InspectionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    identity.require(&[Role::Admin, Role::Auditor, Role::Officer])?;
     let limit = page_limit(query.limit)?;
     let commune = query
         .unit
@@ -334,9 +332,9 @@ pub struct FormatQuery {
 )]
 #[get("/inspections/{id}")]
 pub async fn get_inspection(
+    identity: Caller<Staff>,
     req: HttpRequest,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -452,9 +450,9 @@ fn follow_up_table(f: &FollowUp) -> Table {
 )]
 #[get("/inspections/{id}/follow-up")]
 pub async fn get_follow_up(
+    identity: Caller<Staff>,
     req: HttpRequest,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<FollowUpQuery>,
 ) -> Result<HttpResponse, ApiError> {

@@ -146,8 +146,8 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
 }
 
 /// Who writes: the caller, for this request.
-pub fn actor(identity: Identity, req: &HttpRequest) -> Actor {
-    Actor::new(identity, request_id(req))
+pub fn actor(identity: impl Into<Identity>, req: &HttpRequest) -> Actor {
+    Actor::new(identity.into(), request_id(req))
 }
 
 /// Opaque list cursors: base64url of the last key of the previous page.

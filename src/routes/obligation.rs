@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::export::{Cell, Format, Table, negotiate, respond};
 use super::postings::commune_code;
 use super::{actor, if_match};
-use crate::auth::{Identity, Role};
+use crate::auth::{Admins, Caller, CommuneReaders};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::catalogue::{Channel, Method, TimeUnit};
@@ -82,14 +82,13 @@ pub async fn get_posting_places(
 )]
 #[put("/provinces/{code}/posting-places")]
 pub async fn put_posting_places(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     body: web::Json<PostingPlaces>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let province = province_param(path.into_inner())?.as_str().to_owned();
     let periods = body.into_inner().periods;
     let mut errors = Vec::new();
@@ -277,17 +276,14 @@ pub async fn get_province_posting_list(
 )]
 #[get("/communes/{code}/posting-list")]
 pub async fn get_commune_posting_list(
+    identity: Caller<CommuneReaders>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<PostingListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let code = commune_code(&path.into_inner())?;
-    if identity.role == Role::Officer {
-        identity.require_commune_read(code.as_str(), "")?;
-    }
     let as_of = super::as_of(query.as_of)?;
     let cache = cache.into_inner();
     let unit = code.as_str().to_owned();
@@ -397,14 +393,13 @@ pub struct SectorPlaceChange {
 )]
 #[put("/sectors/{code}/posting-place")]
 pub async fn put_sector_place(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     body: web::Json<NewSectorPlace>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let code = path.into_inner();
     let body = body.into_inner();
     let reason = text::nfc(&body.reason);

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{actor, if_match};
-use crate::auth::Identity;
+use crate::auth::{Caller, CommuneReaders, CommuneWriters, Identity};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{ProcedureCode, UnitCode, UnitLevel};
@@ -124,8 +124,8 @@ async fn authorize(
 )]
 #[get("/communes/{code}/postings")]
 pub async fn list_postings(
+    identity: Caller<CommuneReaders>,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -310,10 +310,10 @@ fn parse_line(
 )]
 #[put("/communes/{code}/postings")]
 pub async fn put_postings(
+    identity: Caller<CommuneWriters>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     body: web::Json<Inventory>,
 ) -> Result<HttpResponse, ApiError> {
@@ -411,10 +411,10 @@ pub struct PostingWritten {
 )]
 #[put("/communes/{code}/postings/{procedure_code}/{channel}")]
 pub async fn put_posting(
+    identity: Caller<CommuneWriters>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<(String, String, String)>,
     body: web::Json<PostingBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -492,10 +492,10 @@ pub struct RemoveQuery {
 )]
 #[delete("/communes/{code}/postings/{procedure_code}/{channel}")]
 pub async fn delete_posting(
+    identity: Caller<CommuneWriters>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<(String, String, String)>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {

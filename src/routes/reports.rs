@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::export::{Cell, Format, Table, negotiate, respond};
 use super::postings::commune_code;
-use crate::auth::{Identity, Role};
+use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::UnitCode;
@@ -101,17 +101,14 @@ pub(super) fn commune_table(r: &CommuneReport) -> Table {
 )]
 #[get("/communes/{code}/report")]
 pub async fn get_commune_report(
+    identity: Caller<CommuneReaders>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let code = commune_code(&path.into_inner())?;
-    if identity.role == Role::Officer {
-        identity.require_commune_read(code.as_str(), "")?;
-    }
     let as_of = super::as_of(query.as_of)?;
     let unit = code.as_str().to_owned();
     let cache = cache.into_inner();
@@ -229,17 +226,16 @@ fn province_table(r: &ProvinceReport) -> Table {
 )]
 #[get("/provinces/{code}/report")]
 pub async fn get_province_report(
+    _identity: Caller<ProvinceReaders>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let cache = cache.into_inner();
     let code = UnitCode::province(&path.into_inner())
         .map_err(|e| ApiError::validation_one("code", e.0))?;
-    identity.require_province_read(code.as_str())?;
     let as_of = super::as_of(query.as_of)?;
     let province = code.as_str().to_owned();
     let report = db
@@ -314,13 +310,12 @@ fn national_table(r: &NationalReport) -> Table {
 )]
 #[get("/reports/national")]
 pub async fn get_national_report(
+    _identity: Caller<NationalReaders>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require_national_read()?;
     let cache = cache.into_inner();
     let pool = db.pool();
     let as_of = super::as_of(query.as_of)?;
@@ -405,9 +400,9 @@ fn impact_table(r: &DecisionImpact) -> Table {
 )]
 #[get("/decisions/{id}/impact")]
 pub async fn get_decision_impact(
+    identity: Caller<Auditors>,
     req: HttpRequest,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<String>,
     query: web::Query<ImpactQuery>,
 ) -> Result<HttpResponse, ApiError> {

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{decode_cursor, encode_cursor, page_limit};
-use crate::auth::{Identity, Role};
+use crate::auth::{Caller, Editors};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::catalogue::{Level, levels_from_db};
@@ -208,13 +208,12 @@ pub struct NewSector {
 )]
 #[post("/sectors")]
 pub async fn create_sector(
+    identity: Caller<Editors>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     body: web::Json<NewSector>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Editor, Role::Admin])?;
     let body = body.into_inner();
     body.validate()?;
     let name = text::nfc(&body.name);

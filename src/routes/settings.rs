@@ -12,7 +12,7 @@ use validator::Validate;
 
 use super::postings::commune_code;
 use super::{actor, if_match};
-use crate::auth::{Identity, Role};
+use crate::auth::{Admins, Caller, CommuneReaders};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{ProcedureCode, UnitCode};
@@ -75,8 +75,8 @@ pub struct ExemptionList {
 )]
 #[get("/communes/{code}/exemptions")]
 pub async fn list_exemptions(
+    identity: Caller<CommuneReaders>,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = commune_code(&path.into_inner())?;
@@ -129,8 +129,8 @@ pub struct NewExemption {
 )]
 #[get("/communes/{code}/exemptions/{id}")]
 pub async fn get_exemption(
+    identity: Caller<CommuneReaders>,
     db: web::Data<Db>,
-    identity: Identity,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, id) = path.into_inner();
@@ -173,14 +173,13 @@ pub async fn get_exemption(
 )]
 #[post("/communes/{code}/exemptions")]
 pub async fn create_exemption(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     body: web::Json<NewExemption>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let code = commune_code(&path.into_inner())?;
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -259,13 +258,12 @@ pub async fn create_exemption(
 )]
 #[delete("/communes/{code}/exemptions/{id}")]
 pub async fn delete_exemption(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let (code, id) = path.into_inner();
     super::check_id(&id, "exemption")?;
     let code = commune_code(&code)?;
@@ -340,13 +338,12 @@ pub async fn get_holidays(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
 )]
 #[put("/calendar/holidays")]
 pub async fn put_holidays(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     body: web::Json<Holidays>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let mut errors = Vec::new();
     let mut days = BTreeSet::new();
     let mut rows = Vec::new();
@@ -461,14 +458,13 @@ pub async fn get_province_settings(
 )]
 #[put("/provinces/{code}/settings")]
 pub async fn put_province_settings(
+    identity: Caller<Admins>,
     req: HttpRequest,
     db: web::Data<Db>,
     cache: web::Data<ReportCache>,
-    identity: Identity,
     path: web::Path<String>,
     body: web::Json<ProvinceSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    identity.require(&[Role::Admin])?;
     let code = province_param(path.into_inner())?;
     let mut body = body.into_inner();
     let mut errors = Vec::new();

@@ -461,3 +461,83 @@ async fn every_role_gets_exactly_what_its_scope_allows_on_every_operation() {
     }
     assert!(tried >= 7 * 35, "{tried}");
 }
+
+/// A caller without the role or the scope is refused before the request's query and body are
+/// read: the answer is 403 whatever it sends, and never a validation error that would describe
+/// the operation's fields to someone who may not call it.
+#[actix_web::test]
+async fn a_refused_caller_gets_403_whatever_it_sends() {
+    let app = TestApp::spawn_demo().await;
+    let ids = create_ids(&app).await;
+    let callers = callers(&app);
+    let mut tried = 0;
+    for (method, path, row) in MATRIX {
+        for (column, (who, token)) in callers.iter().enumerate() {
+            if row.as_bytes()[column] != b'n' {
+                continue;
+            }
+            let url = match *path {
+                "/api/v1/communes/{code}/exemptions/{id}" => {
+                    fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.exemption)
+                }
+                p if p.starts_with("/api/v1/inspections/{id}") => {
+                    fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.inspection)
+                }
+                // Where the scope is named in the query, it stays the one asked about.
+                "/api/v1/decisions/{id}/impact" => format!(
+                    "/api/v1/decisions/{}/impact?province={GIA_LAI}",
+                    ids.decision
+                ),
+                "/api/v1/audit" => format!("/api/v1/audit?unit={IA_GRAI}"),
+                other => format!(
+                    "{}?as_of=someday&limit=-1&province=%00&unit=x&format=pdf",
+                    fill(other)
+                ),
+            };
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+            let mut request = app
+                .client
+                .request(method.clone(), app.url(&url))
+                .bearer_auth(token);
+            if *path == "/api/v1/inspections" {
+                // The scope is named in the body: it stays the one asked about.
+                request = request.json(&json!({"unit": IA_GRAI, "inspected_on": "2026-01-15", "team": ["Lê Văn Cường"]}));
+            } else if method != reqwest::Method::GET {
+                request = request
+                    .header("content-type", "application/json")
+                    .header("if-match", "\"not-the-etag\"")
+                    .body("{\"number\": ");
+            }
+            let before = app.table_counts();
+            let reply = app.send(request).await;
+            assert_eq!(
+                reply.status,
+                403,
+                "{method} {path} as {who}: {}",
+                reply.text()
+            );
+            let problem = reply.problem(403);
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .is_some_and(|d| !d.contains("field")),
+                "{method} {path} as {who}: {problem}"
+            );
+            assert_eq!(app.table_counts(), before, "{method} {path} as {who}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 80, "{tried} refusals tried");
+
+    // The same body from a caller who may call the operation is read, and refused for what it is.
+    let editor = app.token(Role::Editor, None);
+    let reply = app
+        .post_json("/api/v1/decisions", &json!({}), Some(&editor))
+        .await;
+    reply.problem(422);
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let reply = app
+        .post_json("/api/v1/decisions", &json!({}), Some(&officer))
+        .await;
+    reply.problem(403);
+}
