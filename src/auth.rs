@@ -148,7 +148,9 @@ impl JwtKeys {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `exp` and `nbf` both with 30 s of leeway for clocks a little apart.
         validation.leeway = 30;
+        validation.validate_nbf = true;
         Ok(Self {
             algorithm,
             decoding,
@@ -189,6 +191,18 @@ impl JwtKeys {
     }
 
     fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        // No header extension is understood here, so a token that marks one critical is refused
+        // (RFC 7515 §4.1.11), whatever its signature.
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            ApiError::Unauthorized(format!("invalid token: {}", describe_jwt_error(&e)))
+        })?;
+        if let Some(crit) = header.crit {
+            return Err(ApiError::Unauthorized(format!(
+                "invalid token: critical header extension{} not understood: {}",
+                if crit.len() == 1 { "" } else { "s" },
+                crit.join(", ")
+            )));
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 ApiError::Unauthorized(format!("invalid token: {}", describe_jwt_error(&e)))

@@ -214,7 +214,9 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 let started = Instant::now();
                 let cache =
                     crate::cache::ReportCache::new(0, crate::cache::counters::Counters::new());
-                crate::services::reports::national_report(&mut conn, Some(&pool), &cache, today)
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let fanout = crate::db::Fanout::new(pool.clone(), threads.min(4));
+                crate::services::reports::national_report(&fanout, &cache, today)
                     .map_err(describe)?;
                 eprintln!(
                     "stored the summaries of every commune for {today} in {:.2}s",

@@ -14,6 +14,9 @@
 //! | `NIEMYET_WORKERS` | HTTP worker threads | number of cores |
 //! | `NIEMYET_DB_POOL_SIZE` | connections in the pool | 8 |
 //! | `NIEMYET_DB_TIMEOUT_SECS` | wait for a pooled connection before answering 503 | 5 |
+//! | `NIEMYET_HEAVY_REPORTS` | national reports (and country-wide impacts) computed at once; each takes at most half the pool between them | 2 |
+//! | `NIEMYET_HEAVY_WAIT_SECS` | how long a heavy report waits its turn before answering 503 with `Retry-After` | 20 |
+//! | `NIEMYET_MAX_IMPORTS` | catalogue imports running at once (each may hold 64 MiB of body and 256 MiB expanded); more answer 503 | 2 |
 //! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
 //! | `NIEMYET_DEMO` | demo postings and decisions, loaded only into a database this start seeds | `true` in development, `false` in production |
 //! | `NIEMYET_CORS_ORIGINS` | comma-separated origins (`https://host[:port]`) whose pages may call the API from a browser | none |
@@ -25,7 +28,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::db::{DatabaseUrl, PoolSettings};
+use crate::db::{DatabaseUrl, HeavyLimits, PoolSettings};
 
 /// The HS256 secret used when none is configured. The service refuses it in production.
 pub const DEV_JWT_SECRET: &str = "niemyet-development-secret-not-for-production";
@@ -86,6 +89,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub workers: usize,
     pub pool: PoolSettings,
+    pub heavy: HeavyLimits,
+    pub max_imports: usize,
     pub seed: bool,
     pub demo: bool,
     pub log_format: LogFormat,
@@ -220,6 +225,11 @@ impl Settings {
                 max_size: number("NIEMYET_DB_POOL_SIZE", 8, 1, 512)? as u32,
                 connect_timeout: Duration::from_secs(number("NIEMYET_DB_TIMEOUT_SECS", 5, 1, 300)?),
             },
+            heavy: HeavyLimits {
+                slots: number("NIEMYET_HEAVY_REPORTS", 2, 1, 64)? as usize,
+                wait: Duration::from_secs(number("NIEMYET_HEAVY_WAIT_SECS", 20, 1, 3600)?),
+            },
+            max_imports: number("NIEMYET_MAX_IMPORTS", 2, 1, 16)? as usize,
             seed,
             demo,
             log_format,

@@ -62,6 +62,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too much heavy work at once: the request waited its turn and gave up.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The caller sent more requests than its rate allows; it may try again after this many
+    /// seconds.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// The request was not answered within the configured time (seconds).
     #[error("request timed out after {0} s")]
     Timeout(u64),
@@ -94,6 +101,8 @@ impl ApiError {
             ApiError::NotAcceptable(_) => ("not-acceptable", "Not acceptable"),
             ApiError::Validation(_) => ("validation", "Invalid input"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Busy(_) => ("busy", "Too busy"),
+            ApiError::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             ApiError::Timeout(_) => ("timeout", "Request timed out"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -109,7 +118,11 @@ impl ApiError {
             | ApiError::PreconditionFailed(d)
             | ApiError::PayloadTooLarge(d)
             | ApiError::UnsupportedMediaType(d)
-            | ApiError::NotAcceptable(d) => d.clone(),
+            | ApiError::NotAcceptable(d)
+            | ApiError::Busy(d) => d.clone(),
+            ApiError::TooManyRequests(secs) => format!(
+                "this client sent more requests than its rate allows; try again in {secs} s"
+            ),
             ApiError::MethodNotAllowed => "this resource does not support that method".into(),
             ApiError::Validation(errors) => match errors.len() {
                 1 => "1 field is invalid".into(),
@@ -147,7 +160,10 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,6 +179,7 @@ impl ResponseError for ApiError {
                 error_id = Some(id);
             }
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            ApiError::Busy(cause) => tracing::warn!(%cause, "busy"),
             ApiError::Timeout(secs) => tracing::warn!(secs, "request timed out"),
             _ => {}
         }
@@ -185,8 +202,14 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Bearer realm=\"niemyet\""),
             ));
         }
-        if matches!(self, ApiError::Unavailable(_) | ApiError::Timeout(_)) {
-            builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        match self {
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::Timeout(_) => {
+                builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            ApiError::TooManyRequests(secs) => {
+                builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            _ => {}
         }
         let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
         builder.body(body)
@@ -204,6 +227,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Validation(errors) => ApiError::Validation(errors),
             ServiceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
             ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Busy(m) => ApiError::Busy(m),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }

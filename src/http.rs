@@ -158,7 +158,13 @@ pub async fn harden(
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let headers = response_headers(&policy, docs, origin.as_ref(), preflight);
 
-    let outcome = if preflight {
+    let outcome = if let Some(part) = unreadable_target(&req) {
+        Err(ApiError::BadRequest(format!(
+            "the request's {part} holds a NUL byte or bytes that are not UTF-8 once \
+             percent-decoded; send text"
+        ))
+        .into())
+    } else if preflight {
         let response = match &origin {
             Some(origin) => HttpResponse::NoContent()
                 .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
@@ -194,6 +200,44 @@ pub async fn harden(
         }
         Err(error) => Err(with_headers(error, headers)),
     }
+}
+
+/// Which part of the request target (`path` or `query`) is not text once percent-decoded: it
+/// holds a NUL (which PostgreSQL refuses in any text column) or bytes that are not UTF-8. Such a
+/// request is the client's fault whatever the route, so it is refused here, before any handler.
+fn unreadable_target(req: &ServiceRequest) -> Option<&'static str> {
+    let bad = |raw: &str| {
+        let decoded = percent_decode(raw);
+        decoded.contains(&0) || std::str::from_utf8(&decoded).is_err()
+    };
+    if bad(req.path()) {
+        Some("path")
+    } else if bad(req.query_string()) {
+        Some("query")
+    } else {
+        None
+    }
+}
+
+/// `%XX` sequences as the bytes they stand for; anything else as it is.
+fn percent_decode(raw: &str) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -100,15 +100,10 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let db = Db::new(pool);
+        let db = Db::new(pool, settings.heavy);
         let counters = Counters::new();
         counters::watch(settings.database.clone(), &counters);
-        let policy = crate::http::HttpPolicy {
-            cors_origins: settings.cors_origins.clone(),
-            request_timeout: settings.request_timeout,
-            hsts: settings.environment == crate::config::Environment::Production,
-        };
-        let server = run(listener, db, counters, keys, policy, settings.workers)?;
+        let server = run(listener, db, counters, keys, &settings)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })
     }
@@ -138,13 +133,17 @@ fn run(
     db: Db,
     counters: std::sync::Arc<Counters>,
     keys: JwtKeys,
-    policy: crate::http::HttpPolicy,
-    workers: usize,
+    settings: &Settings,
 ) -> anyhow::Result<Server> {
-    let policy = web::Data::new(policy);
+    let policy = web::Data::new(crate::http::HttpPolicy {
+        cors_origins: settings.cors_origins.clone(),
+        request_timeout: settings.request_timeout,
+        hsts: settings.environment == crate::config::Environment::Production,
+    });
+    let imports = web::Data::new(routes::catalogue::ImportSlots::new(settings.max_imports));
     let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, counters));
     // The reference data in memory from the start: authorization reads communes' provinces there.
-    let mut conn = db.pool().get()?;
+    let mut conn = db.connection()?;
     cache.warm(&mut conn)?;
     drop(conn);
     let db = web::Data::new(db);
@@ -157,6 +156,7 @@ fn run(
             .app_data(keys.clone())
             .app_data(cache.clone())
             .app_data(policy.clone())
+            .app_data(imports.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(routes::path_config())
@@ -167,7 +167,7 @@ fn run(
             .wrap(from_fn(crate::http::harden))
             .wrap(from_fn(crate::telemetry::request_span))
     })
-    .workers(workers)
+    .workers(settings.workers)
     // A client has 5 s to send a request's head and 2 s to close; the body is bounded by the
     // request timeout (`http::harden`).
     .client_request_timeout(std::time::Duration::from_secs(5))

@@ -5,6 +5,7 @@
 
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
@@ -259,25 +260,82 @@ pub enum DbError {
     /// No connection within the pool's time-out, or the database refused one.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Every slot for heavy work stayed taken for the whole wait.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
-/// The pool, shared by handlers. `run` is the only way handlers reach the database: it takes a
-/// connection and runs the closure on actix's blocking thread pool, inside the caller's span.
+/// How heavy work (the national report, a decision's impact across the country) shares the
+/// pool with everything else.
+#[derive(Debug, Clone, Copy)]
+pub struct HeavyLimits {
+    /// Heavy tasks running at once; more wait their turn.
+    pub slots: usize,
+    /// How long a heavy task waits for a slot before the answer is 503 with `Retry-After`.
+    pub wait: Duration,
+}
+
+/// A heavy task's access to the database. It takes connections itself, one per thread, and
+/// never holds one while it waits for another: however many heavy tasks run, none can wait on a
+/// connection that another waiting task holds.
+#[derive(Clone)]
+pub struct Fanout {
+    pool: DbPool,
+    threads: usize,
+}
+
+impl Fanout {
+    pub fn new(pool: DbPool, threads: usize) -> Self {
+        Fanout {
+            pool,
+            threads: threads.max(1),
+        }
+    }
+
+    /// Threads (each with one connection) the task may spread over.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub fn get(&self) -> Result<PooledConn, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}
+
+/// The pool, shared by handlers. `run` and `run_heavy` are the only ways handlers reach the
+/// database: each runs the closure on actix's blocking thread pool, inside the caller's span.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    heavy: Arc<tokio::sync::Semaphore>,
+    heavy_wait: Duration,
+    fanout: Fanout,
 }
 
 impl Db {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    /// Heavy work gets at most half the pool: `slots` tasks at once (at most half the pool's
+    /// connections), each over as many threads as the cores and the rest of that half allow.
+    pub fn new(pool: DbPool, heavy: HeavyLimits) -> Self {
+        let connections = pool.max_size() as usize;
+        let half = (connections / 2).max(1);
+        let slots = heavy.slots.clamp(1, half);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cores.clamp(1, 4).min((half / slots).max(1));
+        Self {
+            fanout: Fanout::new(pool.clone(), threads),
+            pool,
+            heavy: Arc::new(tokio::sync::Semaphore::new(slots)),
+            heavy_wait: heavy.wait,
+        }
     }
 
-    /// The pool, for work that spreads over several connections.
-    pub fn pool(&self) -> DbPool {
-        self.pool.clone()
+    /// A connection outside the request path (start-up).
+    pub fn connection(&self) -> Result<PooledConn, DbError> {
+        self.fanout.get()
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. The closure's own error
@@ -297,6 +355,42 @@ impl Db {
                 .get()
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
             f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs a heavy task once one of the heavy slots is free: it waits (without a connection) up
+    /// to the configured time, then gives up with [`DbError::Busy`]. The task takes its own
+    /// connections through the [`Fanout`].
+    pub async fn run_heavy<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Fanout) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let waited = std::time::Instant::now();
+        let permit =
+            actix_web::rt::time::timeout(self.heavy_wait, self.heavy.clone().acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    DbError::Busy(format!(
+                        "every slot for heavy reports stayed taken for {} s; try again shortly",
+                        self.heavy_wait.as_secs()
+                    ))
+                })?;
+        tracing::debug!(
+            waited_us = waited.elapsed().as_micros() as u64,
+            "heavy slot"
+        );
+        let fanout = self.fanout.clone();
+        let span = tracing::Span::current();
+        web::block(move || {
+            let _entered = span.enter();
+            let _permit = permit;
+            f(&fanout)
         })
         .await
         .map_err(|e| DbError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?

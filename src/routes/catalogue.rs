@@ -19,6 +19,42 @@ pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// Largest size a gzip body may expand to.
 pub const IMPORT_EXPANDED_LIMIT: u64 = 256 * 1024 * 1024;
 
+/// Imports running at once (`NIEMYET_MAX_IMPORTS`). Each holds its body and what it expands to,
+/// so the memory in flight for imports stays under this many times the two limits above.
+pub struct ImportSlots {
+    slots: tokio::sync::Semaphore,
+    total: usize,
+}
+
+impl ImportSlots {
+    pub fn new(total: usize) -> Self {
+        ImportSlots {
+            slots: tokio::sync::Semaphore::new(total.max(1)),
+            total: total.max(1),
+        }
+    }
+}
+
+/// Content encodings an import may use: none, or gzip.
+fn encoding_is_gzip(req: &HttpRequest) -> Result<bool, ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    let value = value
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match value.as_str() {
+        "" | "identity" => Ok(false),
+        "gzip" | "x-gzip" => Ok(true),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Encoding `{}` is not supported; send the records as they are or gzip them",
+            crate::domain::codes::clip(other)
+        ))),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -90,11 +126,16 @@ pub async fn import_catalogue(
             "send the records as application/x-ndjson (or gzip), not `{content_type}`"
         )));
     }
-    let encoding_gzip = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    let encoding_gzip = encoding_is_gzip(&req)?;
+    let slots = req
+        .app_data::<web::Data<ImportSlots>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("import slots are not configured")))?;
+    let _slot = slots.slots.try_acquire().map_err(|_| {
+        ApiError::Busy(format!(
+            "{} imports are running, the most this service takes at once; try again shortly",
+            slots.total
+        ))
+    })?;
     if let Some(length) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -112,8 +153,13 @@ pub async fn import_catalogue(
         }
         body.extend_from_slice(&chunk);
     }
+    // Expanding takes seconds for a large file: it runs on the blocking pool, not on the thread
+    // that serves other requests.
     let data = if encoding_gzip || content_type == "application/gzip" || is_gzip(&body) {
-        gunzip_limited(&body, IMPORT_EXPANDED_LIMIT).map_err(|e| match e {
+        let expanded = web::block(move || gunzip_limited(&body, IMPORT_EXPANDED_LIMIT))
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?;
+        expanded.map_err(|e| match e {
             GunzipError::TooLarge(_) => ApiError::PayloadTooLarge(format!(
                 "the body expands to more than {IMPORT_EXPANDED_LIMIT} bytes"
             )),

@@ -10,7 +10,7 @@ use super::export::{Cell, Format, Table, negotiate, respond};
 use super::postings::commune_code;
 use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
 use crate::cache::ReportCache;
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::domain::codes::UnitCode;
 use crate::error::{ApiError, Problem};
 use crate::services::ServiceError;
@@ -317,10 +317,9 @@ pub async fn get_national_report(
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let cache = cache.into_inner();
-    let pool = db.pool();
     let as_of = super::as_of(query.as_of)?;
     let report = db
-        .run(move |conn| service::national_report(conn, Some(&pool), &cache, as_of))
+        .run_heavy(move |fanout| service::national_report(fanout, &cache, as_of))
         .await?;
     let format = negotiate(&req, query.format);
     respond(
@@ -426,12 +425,17 @@ pub async fn get_decision_impact(
         None => identity.require_national_read()?,
     }
     let as_of = super::as_of(query.as_of)?;
-    let report = db
-        .run(move |conn| -> Result<_, ServiceError> {
-            super::check_province(conn, province.as_deref())?;
-            service::decision_impact(conn, &id, province.as_deref(), as_of)
-        })
-        .await?;
+    let national = province.is_none();
+    let job = move |conn: &mut DbConnection| -> Result<_, ServiceError> {
+        super::check_province(conn, province.as_deref())?;
+        service::decision_impact(conn, &id, province.as_deref(), as_of)
+    };
+    // Across the country, the impact reads every commune: heavy work, in turn with the others.
+    let report = if national {
+        db.run_heavy(move |fanout| job(&mut *fanout.get()?)).await?
+    } else {
+        db.run(job).await?
+    };
     let format = negotiate(&req, query.format);
     let name = format!("niemyet-impact-{}", as_of);
     respond(format, &report, || impact_table(&report), &name)

@@ -25,6 +25,9 @@ pub enum ServiceError {
     /// The database does not answer, or the service is saturated: try again shortly.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Too much heavy work at once; try again shortly.
+    #[error("busy: {0}")]
+    Busy(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -64,6 +67,7 @@ impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
+            DbError::Busy(m) => ServiceError::Busy(m),
             DbError::Internal(e) => ServiceError::Internal(e),
         }
     }

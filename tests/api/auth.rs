@@ -236,3 +236,69 @@ async fn production_refuses_to_start_with_the_development_secret_or_without_a_ke
     let no_key = start(vec![("NIEMYET_JWT_ALGORITHM", "RS256".into())]).await;
     assert!(no_key.is_some_and(|e| e.contains("PUBLIC_KEY_FILE")));
 }
+
+/// `nbf` holds with the same leeway as `exp` (RFC 7519 §4.1.5), and a token marking a header
+/// extension critical is refused, since none is understood (RFC 7515 §4.1.11): with HS256 and
+/// with RS256.
+#[actix_web::test]
+async fn not_before_and_critical_headers_are_enforced_with_hs256_and_rs256() {
+    let rsa = std::fs::read(fixture("rsa-private.pem")).expect("the RSA fixture");
+    let rs256 = (
+        Header::new(jsonwebtoken::Algorithm::RS256),
+        EncodingKey::from_rsa_pem(&rsa).expect("an RSA key"),
+    );
+    let hs256 = (
+        Header::default(),
+        EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    );
+    let hs_app = TestApp::spawn().await;
+    let rs_app = TestApp::spawn_with(&[
+        ("NIEMYET_JWT_ALGORITHM", "RS256"),
+        ("NIEMYET_JWT_PUBLIC_KEY_FILE", &fixture("rsa-public.pem")),
+    ])
+    .await;
+    for (name, app, (header, key)) in [("HS256", &hs_app, hs256), ("RS256", &rs_app, rs256)] {
+        let token = |header: &Header, claims: &Value| {
+            jsonwebtoken::encode(header, claims, &key).expect("the token is signed")
+        };
+        let sector = |n: u32| json!({"name": format!("Lĩnh vực {name} {n}")});
+        let tomorrow = token(&header, &with(claims(), "nbf", json!(now() + 86_400)));
+        let reply = app
+            .post_json("/api/v1/sectors", &sector(1), Some(&tomorrow))
+            .await;
+        let problem = reply.problem(401);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("not yet valid")),
+            "{name}: {problem}"
+        );
+        // Within the leeway, and in the past, `nbf` is fine.
+        for (n, nbf) in [(2, now() + 10), (3, now() - 60)] {
+            let reply = app
+                .post_json(
+                    "/api/v1/sectors",
+                    &sector(n),
+                    Some(&token(&header, &with(claims(), "nbf", json!(nbf)))),
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{name} nbf {nbf}: {}", reply.text());
+        }
+        let mut critical = header.clone();
+        critical.crit = Some(vec!["exp-ext".to_owned()]);
+        let reply = app
+            .post_json(
+                "/api/v1/sectors",
+                &sector(4),
+                Some(&token(&critical, &claims())),
+            )
+            .await;
+        let problem = reply.problem(401);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("critical")),
+            "{name}: {problem}"
+        );
+    }
+}

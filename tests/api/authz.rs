@@ -490,7 +490,7 @@ async fn a_refused_caller_gets_403_whatever_it_sends() {
                 ),
                 "/api/v1/audit" => format!("/api/v1/audit?unit={IA_GRAI}"),
                 other => format!(
-                    "{}?as_of=someday&limit=-1&province=%00&unit=x&format=pdf",
+                    "{}?as_of=someday&limit=-1&province=x%20y&unit=x&format=pdf",
                     fill(other)
                 ),
             };

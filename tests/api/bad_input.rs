@@ -290,3 +290,166 @@ async fn path_metacharacters_and_look_alike_codes_are_refused_cleanly() {
     assert_eq!(app.table_counts(), before);
     assert_eq!(app.get("/health").await.status, 200, "still healthy");
 }
+
+/// A valid body for each operation that takes JSON, as an admin sends it.
+fn valid_body(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("POST", "/api/v1/decisions") => json!({"number": "77/QĐ-BTP", "issuer": "Bộ Tư pháp",
+            "scope": "national", "signed_on": "2026-04-20", "title": "Về việc công bố",
+            "items": [{"action": "abolished", "procedure_code": "1.000656",
+                       "effective_on": "2027-01-01"}]}),
+        ("POST", "/api/v1/inspections") => json!({"unit": IA_GRAI, "inspected_on": "2026-01-15",
+            "team": ["Trần Thị Bình"], "notes": "Kiểm tra"}),
+        ("POST", "/api/v1/sectors") => json!({"name": "Lĩnh vực kiểm thử"}),
+        ("PUT", "/api/v1/calendar/holidays") => {
+            json!({"holidays": [{"day": "2026-04-30", "name": "Ngày Chiến thắng"}]})
+        }
+        ("POST", "/api/v1/communes/{code}/exemptions") => json!({"procedure_code": "1.000656",
+            "reason": "Không áp dụng", "valid_from": "2026-01-01"}),
+        ("PUT", "/api/v1/communes/{code}/postings") => json!({"postings": [{
+            "procedure_code": "1.001193", "channel": "counter", "decision": "163/QĐ-BTP",
+            "posted_on": "2025-07-03", "evidence_url": "https://example.vn/a", "note": "Bảng"}]}),
+        ("PUT", "/api/v1/communes/{code}/postings/{procedure_code}/{channel}") => {
+            json!({"decision": "163/QĐ-BTP", "posted_on": "2025-07-03",
+                   "evidence_url": "https://example.vn/a", "note": "Bảng tin"})
+        }
+        ("PUT", "/api/v1/provinces/{code}/settings") => {
+            json!({"deadline_working_days": 5, "required_channels": ["counter"]})
+        }
+        ("PUT", "/api/v1/provinces/{code}/posting-places") => json!({"periods": [
+            {"from": "2026-01-01", "places": ["commune_centre", "commune_police"]}]}),
+        ("PUT", "/api/v1/sectors/{code}/posting-place") => {
+            json!({"place": "commune_centre", "reason": "Kiểm thử"})
+        }
+        _ => return None,
+    })
+}
+
+/// Every string leaf of `value`, as JSON pointers.
+fn string_leaves(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::String(_) => out.push(at),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                string_leaves(v, format!("{at}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                string_leaves(v, format!("{at}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A concrete value for a path parameter.
+fn path_value(path: &str, name: &str) -> &'static str {
+    match name {
+        "code" if path.starts_with("/api/v1/communes/") => IA_GRAI,
+        "code" if path.starts_with("/api/v1/provinces/") => "52",
+        "code" if path.starts_with("/api/v1/procedures/") => "1.001193",
+        "code" => "52",
+        "procedure_code" => "1.001193",
+        "channel" => "counter",
+        _ => "0190f5a2-0000-7000-8000-000000000000",
+    }
+}
+
+/// Bytes PostgreSQL refuses in text (NUL) and bytes that are not UTF-8, in every path and query
+/// parameter and every string field of every JSON body of the spec: each a 4xx problem, nothing
+/// written, on both backends (PostgreSQL answered 500 to a NUL in a path).
+#[actix_web::test]
+async fn bytes_the_database_refuses_are_a_4xx_everywhere() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token(Role::Admin, None);
+    let spec = app.get_json("/openapi.json").await;
+    let before = app.table_counts();
+    let mut tried = 0;
+    let send = |method: &str, url: String, body: Option<Value>| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = app
+            .client
+            .request(method, app.url(&url))
+            .bearer_auth(&admin)
+            .header("if-match", "*");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        app.send(request)
+    };
+    for (path, ops) in spec["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let method = method.to_uppercase();
+            let params: Vec<(String, String)> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((p["name"].as_str()?.to_owned(), p["in"].as_str()?.to_owned()))
+                })
+                .collect();
+            let fill = |except: &str, bad: &str| {
+                let mut url = path.clone();
+                for (name, place) in &params {
+                    if place == "path" {
+                        let value = if name == except {
+                            bad
+                        } else {
+                            path_value(path, name)
+                        };
+                        url = url.replace(&format!("{{{name}}}"), value);
+                    }
+                }
+                url
+            };
+            let body = valid_body(&method, path);
+            for bad in ["a%00b", "%FF%FE", "%C0%80"] {
+                for (name, place) in &params {
+                    let url = match place.as_str() {
+                        "path" => fill(name, bad),
+                        "query" => format!("{}?{name}={bad}", fill("", "")),
+                        _ => continue,
+                    };
+                    let what = format!("{method} {url}");
+                    let reply = send(&method, url, body.clone()).await;
+                    let problem = clean_problem(&reply, &what);
+                    assert_eq!(problem["status"], 400, "{what}: {problem}");
+                    tried += 1;
+                }
+            }
+            let Some(body) = body else { continue };
+            let mut leaves = Vec::new();
+            string_leaves(&body, String::new(), &mut leaves);
+            for leaf in leaves {
+                let what = format!("{method} {path} with a NUL at {leaf}");
+                let bad = with(body.clone(), &leaf, json!("a\u{0}b"));
+                let reply = send(&method, fill("", ""), Some(bad)).await;
+                clean_problem(&reply, &what);
+                tried += 1;
+            }
+        }
+    }
+    // The catalogue's import reads the national portal's messy records: a NUL in a text field is
+    // dropped, never stored (PostgreSQL would refuse it) and never a 5xx.
+    let mut record = crate::import::record("1.001193");
+    record["name"] = json!("Thủ tục\u{0} đăng ký\u{0}");
+    record["code"] = json!("1.001193\u{0}");
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/catalogue/import?dry_run=true"))
+                .bearer_auth(&admin)
+                .header("content-type", "application/x-ndjson")
+                .body(record.to_string()),
+        )
+        .await;
+    assert!(reply.status < 500, "{} {}", reply.status, reply.text());
+    assert_eq!(
+        app.table_counts(),
+        before,
+        "a refused request wrote something"
+    );
+    assert!(tried > 150, "{tried} requests tried");
+    assert_eq!(app.get("/health").await.status, 200, "still healthy");
+}

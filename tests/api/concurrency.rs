@@ -328,3 +328,120 @@ async fn the_revision_watcher_connects_with_its_own_settings() {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// National reports for as many dates at once (a dashboard, an auditor clicking through
+/// dates), each computing every commune's summary afresh, and a commune officer's report asked
+/// meanwhile. Heavy reports wait their turn without holding a connection, so none can starve
+/// another: every answer is 200, and the commune report does not wait for them.
+async fn national_reports_and_a_commune_report(pool_size: &str, reports: u32) {
+    // A debug build computes a national report in about a second: the turn may be long.
+    let app = TestApp::spawn_with(&[
+        ("NIEMYET_DB_POOL_SIZE", pool_size),
+        ("NIEMYET_HEAVY_WAIT_SECS", "300"),
+    ])
+    .await;
+    let auditor = app.token(Role::Auditor, None);
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for day in 1..=reports {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/v1/reports/national?as_of=2026-03-{day:02}")))
+            .bearer_auth(&auditor);
+        tasks.push(actix_web::rt::spawn(async move {
+            let reply = request.send().await.expect("an answer");
+            (
+                reply.status().as_u16(),
+                reply.text().await.unwrap_or_default(),
+            )
+        }));
+    }
+    // Once the national reports are under way, an officer asks for its commune's report.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    let asked = std::time::Instant::now();
+    let commune = app
+        .send(
+            app.client
+                .get(app.url(&format!(
+                    "/api/v1/communes/{IA_GRAI}/report?as_of=2026-02-01"
+                )))
+                .bearer_auth(&officer),
+        )
+        .await;
+    let commune_took = asked.elapsed();
+    assert_eq!(commune.status, 200, "{}", commune.text());
+    for task in tasks {
+        let (status, body) = task.await.expect("the task finishes");
+        assert_eq!(status, 200, "a national report answered {status}: {body}");
+    }
+    let all_took = started.elapsed();
+    eprintln!(
+        "pool {pool_size}: {reports} national reports in {all_took:?}; the commune report took {commune_took:?}"
+    );
+    // Generous bounds for a debug build on a shared machine; the release figures are in
+    // RELIABILITY.md. Before heavy reports took turns, the commune report waited out the pool's
+    // 5 s time-out and answered 503.
+    assert!(
+        commune_took < std::time::Duration::from_secs(2),
+        "the commune report waited {commune_took:?} behind the national reports"
+    );
+}
+
+#[actix_web::test]
+async fn sixteen_concurrent_national_reports_starve_nothing() {
+    national_reports_and_a_commune_report("8", 16).await;
+}
+
+/// With the smallest useful pool, heavy reports take one connection and leave the other.
+#[actix_web::test]
+async fn heavy_reports_fit_in_a_pool_of_two() {
+    national_reports_and_a_commune_report("2", 4).await;
+}
+
+/// When every heavy slot stays taken for the whole wait, the answer is a quick 503 with
+/// `Retry-After`, not a pool time-out.
+#[actix_web::test]
+async fn a_heavy_report_that_cannot_get_a_turn_answers_503_with_retry_after() {
+    let app = TestApp::spawn_with(&[
+        ("NIEMYET_HEAVY_REPORTS", "1"),
+        ("NIEMYET_HEAVY_WAIT_SECS", "1"),
+    ])
+    .await;
+    let auditor = app.token(Role::Auditor, None);
+    let mut tasks = Vec::new();
+    for day in 1..=12 {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/v1/reports/national?as_of=2026-04-{day:02}")))
+            .bearer_auth(&auditor);
+        tasks.push(actix_web::rt::spawn(async move {
+            let reply = request.send().await.expect("an answer");
+            let retry = reply
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (
+                reply.status().as_u16(),
+                retry,
+                reply.text().await.unwrap_or_default(),
+            )
+        }));
+    }
+    let (mut busy, mut answered) = (0, 0);
+    for task in tasks {
+        let (status, retry, body) = task.await.expect("the task finishes");
+        match status {
+            200 => answered += 1,
+            503 => {
+                busy += 1;
+                assert_eq!(retry.as_deref(), Some("5"), "{body}");
+                assert!(body.contains("/problems/busy"), "{body}");
+            }
+            other => panic!("a national report answered {other}: {body}"),
+        }
+    }
+    // Each takes most of a second in a debug build: twelve cannot all get the one turn in 1 s.
+    assert!(busy > 0 && answered > 0, "{answered} answered, {busy} busy");
+}

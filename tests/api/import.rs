@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 /// The bundled record of one procedure, as a JSON value.
-fn record(code: &str) -> Value {
+pub(crate) fn record(code: &str) -> Value {
     let data = niemyet::seed::catalogue_bytes().expect("the bundled catalogue unpacks");
     String::from_utf8_lossy(&data)
         .lines()
@@ -266,4 +266,84 @@ async fn unreadable_or_refused_imports_write_nothing() {
     .await
     .problem(401);
     assert_eq!(app.table_counts(), before);
+}
+
+/// Content encodings other than gzip are refused with 415 before the body is read (they were
+/// read as plain text and refused line by line).
+#[actix_web::test]
+async fn an_encoding_other_than_gzip_is_unsupported() {
+    let app = TestApp::spawn().await;
+    let token = app.token(Role::Editor, None);
+    for encoding in ["br", "zstd", "deflate", "compress"] {
+        let reply = app
+            .send(
+                app.client
+                    .post(app.url("/api/v1/catalogue/import?dry_run=true"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/x-ndjson")
+                    .header("content-encoding", encoding)
+                    .body(sample_file()),
+            )
+            .await;
+        let problem = reply.problem(415);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(encoding)),
+            "{encoding}: {problem}"
+        );
+    }
+    // `identity` is no encoding at all.
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/catalogue/import?dry_run=true"))
+                .bearer_auth(&token)
+                .header("content-type", "application/x-ndjson")
+                .header("content-encoding", "identity")
+                .body(sample_file()),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// Imports beyond `NIEMYET_MAX_IMPORTS` are told to come back (503 with `Retry-After`) instead of
+/// each holding its body and its expansion in memory; the service answers everything else
+/// meanwhile, and the held import finishes normally.
+#[actix_web::test]
+async fn imports_beyond_the_cap_are_told_to_come_back() {
+    use std::io::Read;
+    let app = TestApp::spawn_with(&[("NIEMYET_MAX_IMPORTS", "1")]).await;
+    let token = app.token(Role::Editor, None);
+    let body = sample_file();
+    // An import whose upload stalls halfway holds the one slot.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut held = std::net::TcpStream::connect(&address).expect("a connection");
+    let head = format!(
+        "POST /api/v1/catalogue/import?dry_run=true HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    held.write_all(head.as_bytes()).expect("the head is sent");
+    held.write_all(&body[..body.len() / 2])
+        .expect("half the body is sent");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let reply = import(&app, "?dry_run=true", sample_file(), "application/x-ndjson").await;
+    let problem = reply.problem(503);
+    assert_eq!(reply.header("retry-after").as_deref(), Some("5"));
+    assert_eq!(problem["type"], "/problems/busy", "{problem}");
+    assert_eq!(app.get("/health").await.status, 200);
+    assert_eq!(app.get("/api/v1/procedures/1.001193").await.status, 200);
+
+    held.write_all(&body[body.len() / 2..])
+        .expect("the rest is sent");
+    let mut answer = String::new();
+    held.read_to_string(&mut answer)
+        .expect("the answer is read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The slot is free again.
+    let reply = import(&app, "?dry_run=true", sample_file(), "application/x-ndjson").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }

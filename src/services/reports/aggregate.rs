@@ -13,7 +13,7 @@ use super::{
     rules_in,
 };
 use crate::cache::{Compiled, Reference, ReportCache, Revs};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Fanout};
 use crate::domain::gaps::{ExemptionFact, KindCounts, SectorSummary, Summary, summarize};
 use crate::repo::postings;
 use crate::repo::summaries::{self as summaries_repo, SummaryRow};
@@ -252,16 +252,22 @@ pub fn province_report(
     })
 }
 
-/// The national report. With a pool, provinces whose summaries are not cached are computed on
-/// several connections at once (one thread per core), which is what the first report after a
-/// start costs.
+/// The national report. Provinces whose summaries are not cached are computed on the fanout's
+/// threads, each with its own connection (what the first report after a start costs); the
+/// report itself is then read on one connection. No connection is held while another is awaited.
 pub fn national_report(
-    conn: &mut DbConnection,
-    pool: Option<&crate::db::DbPool>,
+    fanout: &Fanout,
     cache: &ReportCache,
     as_of: NaiveDate,
 ) -> Result<NationalReport, ServiceError> {
-    let all = cache.all_revisions(conn)?;
+    let (all, reference, compiled) = {
+        let mut conn = fanout.get()?;
+        let all = cache.all_revisions(&mut conn)?;
+        let revision = |key| all.get(key).copied().unwrap_or(0);
+        let reference = cache.reference(&mut conn, revision(crate::repo::revisions::REFERENCE))?;
+        let compiled = cache.catalogue(&mut conn, revision(crate::repo::revisions::CATALOGUE))?;
+        (all, reference, compiled)
+    };
     let catalogue_rev = all
         .get(crate::repo::revisions::CATALOGUE)
         .copied()
@@ -270,13 +276,8 @@ pub fn national_report(
         .get(crate::repo::revisions::REFERENCE)
         .copied()
         .unwrap_or(0);
-    let reference = cache.reference(conn, reference_rev)?;
-    let compiled = cache.catalogue(conn, catalogue_rev)?;
-    if let Some(pool) = pool {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4);
+    let threads = fanout.threads();
+    if threads > 1 {
         // Largest provinces first, dealt out in turn, so that the threads finish together.
         let mut order: Vec<&UnitRow> = reference.provinces.iter().collect();
         order.sort_by_key(|p| {
@@ -290,7 +291,7 @@ pub fn national_report(
                 scope.spawn(move || {
                     let _entered = span.enter();
                     // A failure here only means the sequential pass below does the work.
-                    let Ok(mut conn) = pool.get() else { return };
+                    let Ok(mut conn) = fanout.get() else { return };
                     for province in mine {
                         if let Err(e) = province_summaries(
                             &mut conn,
@@ -308,6 +309,8 @@ pub fn national_report(
             }
         });
     }
+    let mut conn = fanout.get()?;
+    let conn = &mut *conn;
     let mut national = Totals::default();
     let mut rows = Vec::new();
     for province in &reference.provinces {
