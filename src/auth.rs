@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -190,7 +190,7 @@ impl JwtKeys {
         )?)
     }
 
-    fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Identity, ApiError> {
         // No header extension is understood here, so a token that marks one critical is refused
         // (RFC 7515 §4.1.11), whatever its signature.
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
@@ -488,7 +488,29 @@ impl Gate for NationalReaders {
     }
 }
 
-fn identify(req: &HttpRequest) -> Result<Identity, ApiError> {
+/// A bearer token verified before routing (by the rate limiter), with its identity: the
+/// extractors take it from there instead of verifying the token again.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub identity: Identity,
+    /// The token's key in the rate limiter.
+    pub token_hash: u64,
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(value: Option<&header::HeaderValue>) -> Option<&str> {
+    let value = value?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+pub(crate) fn identify(req: &HttpRequest) -> Result<Identity, ApiError> {
+    if let Some(verified) = req.extensions().get::<Verified>() {
+        return Ok(verified.identity.clone());
+    }
     let keys = req
         .app_data::<web::Data<JwtKeys>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("JWT keys are not configured")))?;

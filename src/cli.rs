@@ -212,10 +212,14 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             );
             if !no_summaries {
                 let started = Instant::now();
-                let cache =
-                    crate::cache::ReportCache::new(0, crate::cache::counters::Counters::new());
+                let cache = crate::cache::ReportCache::new(
+                    0,
+                    crate::cache::counters::Counters::new(),
+                    crate::telemetry::metrics::Metrics::new(),
+                );
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let fanout = crate::db::Fanout::new(pool.clone(), threads.min(4));
+                let fanout =
+                    crate::db::Fanout::new(pool.clone(), threads.min(4), cache.metrics().clone());
                 crate::services::reports::national_report(&fanout, &cache, today)
                     .map_err(describe)?;
                 eprintln!(

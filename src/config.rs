@@ -17,6 +17,11 @@
 //! | `NIEMYET_HEAVY_REPORTS` | national reports (and country-wide impacts) computed at once; each takes at most half the pool between them | 2 |
 //! | `NIEMYET_HEAVY_WAIT_SECS` | how long a heavy report waits its turn before answering 503 with `Retry-After` | 20 |
 //! | `NIEMYET_MAX_IMPORTS` | catalogue imports running at once (each may hold 64 MiB of body and 256 MiB expanded); more answer 503 | 2 |
+//! | `NIEMYET_RATE_PUBLIC` | requests per second per client address without a valid token, bursts of 3 s allowed (0: no limit) | 30 |
+//! | `NIEMYET_RATE_TOKEN` | requests per second per valid token, bursts of 3 s allowed (0: no limit) | 60 |
+//! | `NIEMYET_RATE_EXEMPT` | comma-separated addresses never limited (the portal's servers) | none |
+//! | `NIEMYET_TRUSTED_PROXIES` | comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client | none |
+//! | `NIEMYET_METRICS_TOKEN` | bearer token a Prometheus scraper sends for `/metrics` (at least 16 characters; admins' tokens work too) | none |
 //! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
 //! | `NIEMYET_DEMO` | demo postings and decisions, loaded only into a database this start seeds | `true` in development, `false` in production |
 //! | `NIEMYET_CORS_ORIGINS` | comma-separated origins (`https://host[:port]`) whose pages may call the API from a browser | none |
@@ -29,6 +34,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::{DatabaseUrl, HeavyLimits, PoolSettings};
+use crate::ratelimit::RateSettings;
 
 /// The HS256 secret used when none is configured. The service refuses it in production.
 pub const DEV_JWT_SECRET: &str = "niemyet-development-secret-not-for-production";
@@ -91,12 +97,31 @@ pub struct Settings {
     pub pool: PoolSettings,
     pub heavy: HeavyLimits,
     pub max_imports: usize,
+    pub rates: RateSettings,
+    /// The bearer token that may read `/metrics` besides an admin's.
+    pub metrics_token: Option<Secret>,
     pub seed: bool,
     pub demo: bool,
     pub log_format: LogFormat,
     /// Origins allowed to call the API from a browser (CORS), as browsers send them.
     pub cors_origins: Vec<String>,
     pub request_timeout: Duration,
+}
+
+/// A comma-separated list of IP addresses.
+fn addresses(name: &str, raw: Option<String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse().map_err(|_| {
+                ConfigError(format!(
+                    "{name}: `{a}` is not an IP address (expected e.g. 10.0.0.5,2001:db8::1)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Checks one CORS origin: a scheme, a host and an optional port, nothing else (browsers send
@@ -230,6 +255,24 @@ impl Settings {
                 wait: Duration::from_secs(number("NIEMYET_HEAVY_WAIT_SECS", 20, 1, 3600)?),
             },
             max_imports: number("NIEMYET_MAX_IMPORTS", 2, 1, 16)? as usize,
+            rates: RateSettings {
+                public_per_second: number("NIEMYET_RATE_PUBLIC", 30, 0, 1_000_000)? as u32,
+                token_per_second: number("NIEMYET_RATE_TOKEN", 60, 0, 1_000_000)? as u32,
+                exempt: addresses("NIEMYET_RATE_EXEMPT", get("NIEMYET_RATE_EXEMPT"))?,
+                trusted_proxies: addresses(
+                    "NIEMYET_TRUSTED_PROXIES",
+                    get("NIEMYET_TRUSTED_PROXIES"),
+                )?,
+            },
+            metrics_token: match get("NIEMYET_METRICS_TOKEN") {
+                Some(t) if t.trim().chars().count() < 16 => {
+                    return Err(ConfigError(
+                        "NIEMYET_METRICS_TOKEN must be at least 16 characters".into(),
+                    ));
+                }
+                Some(t) => Some(Secret::new(t.trim())),
+                None => None,
+            },
             seed,
             demo,
             log_format,

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod ratelimit;
 pub mod repo;
 pub mod routes;
 pub mod seed;

@@ -100,10 +100,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let db = Db::new(pool, settings.heavy);
+        let metrics = crate::telemetry::metrics::Metrics::new();
+        let db = Db::new(pool, settings.heavy, metrics.clone());
         let counters = Counters::new();
         counters::watch(settings.database.clone(), &counters);
-        let server = run(listener, db, counters, keys, &settings)?;
+        let server = run(listener, (db, metrics), counters, keys, &settings)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
         Ok(Self { port, server })
     }
@@ -130,7 +131,7 @@ const REPORT_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 fn run(
     listener: TcpListener,
-    db: Db,
+    (db, metrics): (Db, crate::telemetry::metrics::Metrics),
     counters: std::sync::Arc<Counters>,
     keys: JwtKeys,
     settings: &Settings,
@@ -141,7 +142,16 @@ fn run(
         hsts: settings.environment == crate::config::Environment::Production,
     });
     let imports = web::Data::new(routes::catalogue::ImportSlots::new(settings.max_imports));
-    let cache = web::Data::new(ReportCache::new(REPORT_BODY_BUDGET, counters));
+    let rates = web::Data::new(crate::ratelimit::RateLimits::new(settings.rates.clone()));
+    let metrics_access = web::Data::new(routes::health::MetricsAccess {
+        token: settings.metrics_token.clone(),
+    });
+    let cache = web::Data::new(ReportCache::new(
+        REPORT_BODY_BUDGET,
+        counters,
+        metrics.clone(),
+    ));
+    let metrics = web::Data::new(metrics);
     // The reference data in memory from the start: authorization reads communes' provinces there.
     let mut conn = db.connection()?;
     cache.warm(&mut conn)?;
@@ -157,6 +167,9 @@ fn run(
             .app_data(cache.clone())
             .app_data(policy.clone())
             .app_data(imports.clone())
+            .app_data(rates.clone())
+            .app_data(metrics.clone())
+            .app_data(metrics_access.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(routes::path_config())
@@ -164,6 +177,7 @@ fn run(
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(crate::ratelimit::limit))
             .wrap(from_fn(crate::http::harden))
             .wrap(from_fn(crate::telemetry::request_span))
     })

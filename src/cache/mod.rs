@@ -15,6 +15,7 @@
 
 pub mod counters;
 
+use crate::telemetry::metrics::{self, Metrics};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -183,13 +184,15 @@ pub struct ReportCache {
     bodies: Mutex<Bodies>,
     body_budget: usize,
     counters: Arc<Counters>,
+    metrics: Metrics,
 }
 
 impl ReportCache {
     /// A cache keeping at most `body_budget` bytes of report bodies.
-    pub fn new(body_budget: usize, counters: Arc<Counters>) -> Self {
+    pub fn new(body_budget: usize, counters: Arc<Counters>, metrics: Metrics) -> Self {
         ReportCache {
             counters,
+            metrics,
             reference: RwLock::new(None),
             catalogue: RwLock::new(None),
             summaries: Mutex::new(HashMap::new()),
@@ -273,6 +276,11 @@ impl ReportCache {
         self.body(code, as_of, revs).map(|b| (b, province))
     }
 
+    /// The service's metrics, for the work done with this cache.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Loads the current reference data, so that the first requests find it in memory.
     pub fn warm(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let (_, reference, _) = self.revisions_of(conn, &[])?;
@@ -298,10 +306,14 @@ impl ReportCache {
 
     pub fn summary(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Arc<Summary>> {
         let map = lock(&self.summaries);
-        map.get(&as_of)?
-            .get(unit)
+        let found = map
+            .get(&as_of)
+            .and_then(|day| day.get(unit))
             .filter(|(r, _)| *r == revs)
-            .map(|(_, s)| s.clone())
+            .map(|(_, s)| s.clone());
+        self.metrics
+            .cache_lookup(metrics::Cache::Summary, found.is_some());
+        found
     }
 
     pub fn store_summary(&self, unit: &str, as_of: NaiveDate, revs: Revs, summary: Arc<Summary>) {
@@ -323,11 +335,14 @@ impl ReportCache {
 
     pub fn body(&self, unit: &str, as_of: NaiveDate, revs: Revs) -> Option<Body> {
         let bodies = lock(&self.bodies);
-        bodies
+        let found = bodies
             .map
             .get(&(unit.to_owned(), as_of))
             .filter(|(r, _)| *r == revs)
-            .map(|(_, b)| b.clone())
+            .map(|(_, b)| b.clone());
+        self.metrics
+            .cache_lookup(metrics::Cache::Body, found.is_some());
+        found
     }
 
     pub fn store_body(&self, unit: &str, as_of: NaiveDate, revs: Revs, body: Body) {

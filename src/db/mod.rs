@@ -14,6 +14,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::telemetry::metrics::Metrics;
+
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
@@ -284,13 +286,15 @@ pub struct HeavyLimits {
 pub struct Fanout {
     pool: DbPool,
     threads: usize,
+    metrics: Metrics,
 }
 
 impl Fanout {
-    pub fn new(pool: DbPool, threads: usize) -> Self {
+    pub fn new(pool: DbPool, threads: usize, metrics: Metrics) -> Self {
         Fanout {
             pool,
             threads: threads.max(1),
+            metrics,
         }
     }
 
@@ -300,10 +304,16 @@ impl Fanout {
     }
 
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        checkout(&self.pool, &self.metrics)
     }
+}
+
+/// A pooled connection, the wait for it counted.
+fn checkout(pool: &DbPool, metrics: &Metrics) -> Result<PooledConn, DbError> {
+    let started = std::time::Instant::now();
+    let conn = pool.get();
+    metrics.pool_waited(started.elapsed(), conn.is_ok());
+    conn.map_err(|e| DbError::Unavailable(e.to_string()))
 }
 
 /// The pool, shared by handlers. `run` and `run_heavy` are the only ways handlers reach the
@@ -314,23 +324,35 @@ pub struct Db {
     heavy: Arc<tokio::sync::Semaphore>,
     heavy_wait: Duration,
     fanout: Fanout,
+    metrics: Metrics,
 }
 
 impl Db {
     /// Heavy work gets at most half the pool: `slots` tasks at once (at most half the pool's
     /// connections), each over as many threads as the cores and the rest of that half allow.
-    pub fn new(pool: DbPool, heavy: HeavyLimits) -> Self {
+    pub fn new(pool: DbPool, heavy: HeavyLimits, metrics: Metrics) -> Self {
         let connections = pool.max_size() as usize;
         let half = (connections / 2).max(1);
         let slots = heavy.slots.clamp(1, half);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cores.clamp(1, 4).min((half / slots).max(1));
         Self {
-            fanout: Fanout::new(pool.clone(), threads),
+            fanout: Fanout::new(pool.clone(), threads, metrics.clone()),
+            metrics,
             pool,
             heavy: Arc::new(tokio::sync::Semaphore::new(slots)),
             heavy_wait: heavy.wait,
         }
+    }
+
+    /// Connections open, idle ones among them, and the pool's size.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
     }
 
     /// A connection outside the request path (start-up).
@@ -347,13 +369,11 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
         let span = tracing::Span::current();
         web::block(move || {
             let _entered = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut conn = checkout(&pool, &metrics)?;
             f(&mut conn)
         })
         .await
@@ -376,15 +396,13 @@ impl Db {
                 .ok()
                 .and_then(Result::ok)
                 .ok_or_else(|| {
+                    self.metrics.heavy_busy();
                     DbError::Busy(format!(
                         "every slot for heavy reports stayed taken for {} s; try again shortly",
                         self.heavy_wait.as_secs()
                     ))
                 })?;
-        tracing::debug!(
-            waited_us = waited.elapsed().as_micros() as u64,
-            "heavy slot"
-        );
+        self.metrics.heavy_waited(waited.elapsed());
         let fanout = self.fanout.clone();
         let span = tracing::Span::current();
         web::block(move || {

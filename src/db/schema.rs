@@ -107,6 +107,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         unit_code -> Nullable<Text>,
         province_code -> Nullable<Text>,
+        client_request_id -> Nullable<Text>,
     }
 }
 

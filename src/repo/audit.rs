@@ -25,6 +25,7 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub unit_code: Option<String>,
     pub province_code: Option<String>,
+    pub client_request_id: Option<String>,
 }
 
 /// What an entry is about: the entities writes are recorded for (the `entity` filter accepts
@@ -88,6 +89,7 @@ pub struct AuditEvent<'a> {
     pub hash_before: Option<String>,
     pub hash_after: Option<String>,
     pub request_id: Option<&'a str>,
+    pub client_request_id: Option<&'a str>,
 }
 
 pub fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> QueryResult<()> {
@@ -115,6 +117,7 @@ pub fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> QueryResult<()>
         hash_before: event.hash_before,
         hash_after: event.hash_after,
         request_id: event.request_id.map(str::to_owned),
+        client_request_id: event.client_request_id.map(str::to_owned),
         unit_code: event.unit.map(str::to_owned),
         province_code,
     };

@@ -58,8 +58,12 @@ pub struct AuditEntry {
     /// Content hashes before and after the write, where the entity has one.
     pub hash_before: Option<String>,
     pub hash_after: Option<String>,
-    /// The `X-Request-Id` of the request that wrote it.
+    /// The server's id of the request that wrote it (the `X-Request-Id` of its answer, and the
+    /// `request_id` of its log lines).
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent with that request, if any (kept as sent, never trusted
+    /// as the server's).
+    pub client_request_id: Option<String>,
 }
 
 impl From<AuditRow> for AuditEntry {
@@ -80,6 +84,7 @@ impl From<AuditRow> for AuditEntry {
             hash_before: r.hash_before,
             hash_after: r.hash_after,
             request_id: r.request_id,
+            client_request_id: r.client_request_id,
         }
     }
 }

@@ -195,6 +195,13 @@ pub async fn import_catalogue(
         .run(move |conn| import(conn, &data, &options, &actor, &mut |_| {}))
         .await?;
     let summary = cache.publish(committed);
+    if !summary.dry_run {
+        let written = summary.created + summary.amended;
+        cache.metrics().rows_written(
+            crate::telemetry::metrics::Rows::CatalogueRecords,
+            written as u64,
+        );
+    }
     let readable = summary.created + summary.amended + summary.unchanged;
     if readable == 0 && summary.lines == summary.skipped {
         let mut errors: Vec<FieldError> = summary

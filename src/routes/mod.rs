@@ -38,48 +38,51 @@ pub const MAX_LIMIT: i64 = 500;
 
 /// Registers every API route (the OpenAPI document is collected from the same registration).
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(health::health).service(health::ready).service(
-        utoipa_actix_web::scope("/api/v1")
-            .service(units::list_units)
-            .service(units::get_unit)
-            .service(sectors::list_sectors)
-            .service(sectors::get_sector)
-            .service(sectors::create_sector)
-            .service(obligation::get_sector_place)
-            .service(obligation::put_sector_place)
-            .service(procedures::list_procedures)
-            .service(procedures::get_procedure)
-            .service(decisions::list_decisions)
-            .service(decisions::get_decision)
-            .service(decisions::create_decision)
-            .service(catalogue::import_catalogue)
-            .service(changes::get_changes)
-            .service(postings::list_postings)
-            .service(postings::put_postings)
-            .service(postings::put_posting)
-            .service(postings::delete_posting)
-            .service(reports::get_commune_report)
-            .service(reports::get_province_report)
-            .service(reports::get_national_report)
-            .service(reports::get_decision_impact)
-            .service(settings::list_exemptions)
-            .service(settings::get_exemption)
-            .service(settings::create_exemption)
-            .service(settings::delete_exemption)
-            .service(settings::get_holidays)
-            .service(settings::put_holidays)
-            .service(settings::get_province_settings)
-            .service(settings::put_province_settings)
-            .service(obligation::get_posting_places)
-            .service(obligation::put_posting_places)
-            .service(obligation::get_province_posting_list)
-            .service(obligation::get_commune_posting_list)
-            .service(inspections::create_inspection)
-            .service(inspections::list_inspections)
-            .service(inspections::get_inspection)
-            .service(inspections::get_follow_up)
-            .service(audit::list_audit),
-    );
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .service(units::list_units)
+                .service(units::get_unit)
+                .service(sectors::list_sectors)
+                .service(sectors::get_sector)
+                .service(sectors::create_sector)
+                .service(obligation::get_sector_place)
+                .service(obligation::put_sector_place)
+                .service(procedures::list_procedures)
+                .service(procedures::get_procedure)
+                .service(decisions::list_decisions)
+                .service(decisions::get_decision)
+                .service(decisions::create_decision)
+                .service(catalogue::import_catalogue)
+                .service(changes::get_changes)
+                .service(postings::list_postings)
+                .service(postings::put_postings)
+                .service(postings::put_posting)
+                .service(postings::delete_posting)
+                .service(reports::get_commune_report)
+                .service(reports::get_province_report)
+                .service(reports::get_national_report)
+                .service(reports::get_decision_impact)
+                .service(settings::list_exemptions)
+                .service(settings::get_exemption)
+                .service(settings::create_exemption)
+                .service(settings::delete_exemption)
+                .service(settings::get_holidays)
+                .service(settings::put_holidays)
+                .service(settings::get_province_settings)
+                .service(settings::put_province_settings)
+                .service(obligation::get_posting_places)
+                .service(obligation::put_posting_places)
+                .service(obligation::get_province_posting_list)
+                .service(obligation::get_commune_posting_list)
+                .service(inspections::create_inspection)
+                .service(inspections::list_inspections)
+                .service(inspections::get_inspection)
+                .service(inspections::get_follow_up)
+                .service(audit::list_audit),
+        );
 }
 
 /// Extractor configuration: every malformed body, path or query answers problem+json.
@@ -142,12 +145,19 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
 }
 
 pub fn request_id(req: &HttpRequest) -> Option<String> {
-    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+    req.extensions().get::<RequestId>().map(|r| r.id.clone())
+}
+
+/// The `X-Request-Id` the client sent, if it was a usable one.
+pub fn client_request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions()
+        .get::<RequestId>()
+        .and_then(|r| r.client.clone())
 }
 
 /// Who writes: the caller, for this request.
 pub fn actor(identity: impl Into<Identity>, req: &HttpRequest) -> Actor {
-    Actor::new(identity.into(), request_id(req))
+    Actor::new(identity.into(), request_id(req)).with_client_id(client_request_id(req))
 }
 
 /// Opaque list cursors: base64url of the last key of the previous page.

@@ -361,6 +361,10 @@ pub async fn put_postings(
         })
         .await?;
     let changes = cache.publish(committed);
+    let written = changes.created + changes.replaced + changes.updated + changes.removed;
+    cache
+        .metrics()
+        .rows_written(crate::telemetry::metrics::Rows::Postings, written as u64);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, changes.etag.clone()))
         .json(changes))

@@ -31,6 +31,8 @@ pub struct Actor {
     pub identity: Identity,
     /// The request's id (the server's own), recorded with each audit entry.
     pub request_id: Option<String>,
+    /// The id the client gave the request (`X-Request-Id`), recorded beside it.
+    pub client_request_id: Option<String>,
 }
 
 impl Actor {
@@ -38,7 +40,14 @@ impl Actor {
         Self {
             identity,
             request_id,
+            client_request_id: None,
         }
+    }
+
+    /// The same, with the client's own id for the request.
+    pub fn with_client_id(mut self, client_request_id: Option<String>) -> Self {
+        self.client_request_id = client_request_id;
+        self
     }
 
     /// The system itself: start-up seeding and the command line.
@@ -177,6 +186,7 @@ pub fn transact<T>(
                     hash_before: entry.before.clone(),
                     hash_after: entry.after.clone(),
                     request_id: actor.request_id.as_deref(),
+                    client_request_id: actor.client_request_id.as_deref(),
                 },
             )?;
         }

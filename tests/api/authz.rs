@@ -260,6 +260,8 @@ fn callers(app: &TestApp) -> [(&'static str, String); 7] {
 /// operations are allowed to everyone and are not listed.
 const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/audit", "ynnnyny"),
+    // Or the scraper's own token (tests/api/operations.rs).
+    ("GET", "/metrics", "ynnnnnn"),
     ("PUT", "/api/v1/calendar/holidays", "ynnnnnn"),
     ("POST", "/api/v1/catalogue/import", "yynnnnn"),
     ("GET", "/api/v1/communes/{code}/exemptions", "ynynyny"),

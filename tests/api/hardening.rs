@@ -191,7 +191,7 @@ async fn a_stalled_upload_times_out_with_a_problem_and_writes_nothing() {
         "referrer-policy: no-referrer",
         "content-security-policy: default-src 'none'",
         "access-control-allow-origin: https://dichvucong.gialai.gov.vn",
-        "x-request-id: stalled-upload-1",
+        "x-request-id: ",
     ] {
         assert!(head.contains(expected), "{expected} missing from:\n{head}");
     }

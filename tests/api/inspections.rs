@@ -61,11 +61,14 @@ async fn a_follow_up_shows_the_fixed_posting_resolved_and_the_new_decisions_find
     post_board(&app).await;
     let auditor = app.token(Role::Auditor, Some(GIA_LAI));
 
+    // The portal names its request; the service keeps that name beside its own id.
     let created = app
-        .post_json(
-            "/api/v1/inspections",
-            &new_inspection(IA_GRAI, "2026-06-01"),
-            Some(&auditor),
+        .send(
+            app.client
+                .post(app.url("/api/v1/inspections"))
+                .bearer_auth(&auditor)
+                .header("x-request-id", "portal-req-42")
+                .json(&new_inspection(IA_GRAI, "2026-06-01")),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.text());
@@ -181,6 +184,8 @@ async fn a_follow_up_shows_the_fixed_posting_resolved_and_the_new_decisions_find
         entries[0]["request_id"].as_str(),
         inspection_request.as_deref()
     );
+    assert_ne!(entries[0]["request_id"], "portal-req-42");
+    assert_eq!(entries[0]["client_request_id"], "portal-req-42");
     assert_eq!(
         entries[0]["hash_after"], inspection["content_hash"],
         "the entry names the snapshot's hash"

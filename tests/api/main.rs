@@ -23,6 +23,7 @@ mod import;
 mod inspections;
 mod obligation;
 mod openapi;
+mod operations;
 mod postings;
 mod procedures;
 mod reports;

@@ -1,6 +1,7 @@
 //! Province and national reports: per-commune summaries, from the cache where the counters are
 //! unchanged, from the stored summaries after a start, and computed together otherwise.
 
+use crate::telemetry::metrics;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -163,6 +164,9 @@ fn province_summaries(
                 .summary,
             );
             cache.store_summary(&c.code, as_of, revs(&c.code), summary.clone());
+            cache
+                .metrics()
+                .computed(metrics::Computation::CommuneSummary, 1);
             if persist {
                 let r = revs(&c.code);
                 computed.push(SummaryRow {
@@ -311,6 +315,9 @@ pub fn national_report(
     }
     let mut conn = fanout.get()?;
     let conn = &mut *conn;
+    cache
+        .metrics()
+        .computed(metrics::Computation::NationalReport, 1);
     let mut national = Totals::default();
     let mut rows = Vec::new();
     for province in &reference.provinces {

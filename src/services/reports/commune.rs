@@ -1,6 +1,7 @@
 //! One commune's report: computed from the database for an inspection, or served from the
 //! cache while the counters it was computed under are unchanged.
 
+use crate::telemetry::metrics;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -72,6 +73,9 @@ pub fn commune_report_json(
         as_of,
     )?;
     let body = Body::new(serde_json::to_vec(&report).map_err(ServiceError::internal)?);
+    cache
+        .metrics()
+        .computed(metrics::Computation::CommuneReport, 1);
     cache.store_summary(code, as_of, revs, Arc::new(report.summary));
     cache.store_body(code, as_of, revs, body.clone());
     Ok(body)

@@ -1,6 +1,7 @@
 //! Logging, and the middleware that gives every request an id and a span and logs its outcome
 //! (errors included: a timed-out or panicking request is logged and answered with its id too).
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -13,11 +14,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+pub mod metrics;
+
 /// Installs the global subscriber (once; later calls are ignored, as in tests).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: redirected to a file or a collector, plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -29,9 +34,14 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// The id of the request being served, also sent back as `x-request-id`.
+/// The ids of the request being served: the server's own (sent back as `x-request-id`, recorded
+/// in the audit log), and the one the client sent, if any, kept beside it in logs and the audit
+/// log but never used in its place (a client could reuse or forge it).
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId {
+    pub id: String,
+    pub client: Option<String>,
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -48,22 +58,43 @@ pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let id = uuid::Uuid::now_v7().to_string();
+    let client = incoming_id(&req);
+    req.extensions_mut().insert(RequestId {
+        id: id.clone(),
+        client: client.clone(),
+    });
+    let span = match &client {
+        Some(client) => tracing::info_span!("request", request_id = %id,
+            client_request_id = %client, method = %req.method(), path = %req.path()),
+        None => tracing::info_span!("request", request_id = %id, method = %req.method(),
+            path = %req.path()),
+    };
     let started = Instant::now();
+    let method = req.method().clone();
+    let metrics = req
+        .app_data::<actix_web::web::Data<metrics::Metrics>>()
+        .map(|m| m.get_ref().clone());
     let outcome = next.call(req).instrument(span.clone()).await;
     let _entered = span.enter();
-    let status = match &outcome {
-        Ok(res) => res.status(),
-        Err(e) => e.as_response_error().status_code(),
+    let (status, route) = match &outcome {
+        Ok(res) => (res.status(), res.request().match_pattern()),
+        // Only the middleware fail this way (a time-out, a panic): the route is not known here.
+        Err(e) => (
+            e.as_response_error().status_code(),
+            Some("unknown".to_owned()),
+        ),
+    };
+    let status = status.as_u16();
+    let took = started.elapsed();
+    if let Some(metrics) = &metrics {
+        metrics.request(method.as_str(), route.as_deref(), status, took);
     }
-    .as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
     if status >= 500 {
-        tracing::warn!(status, elapsed_ms, "request failed");
+        tracing::warn!(status, elapsed_us, "request failed");
     } else {
-        tracing::info!(status, elapsed_ms, "request");
+        tracing::info!(status, elapsed_us, "request");
     }
     let Ok(value) = HeaderValue::from_str(&id) else {
         return outcome;
