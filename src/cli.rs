@@ -14,13 +14,37 @@ use crate::db;
 use crate::services::catalogue::{ImportOptions, import_catalogue};
 use crate::services::units::import_units;
 use crate::services::write::Actor;
-use crate::services::{ServiceError, gunzip_limited, is_gzip};
+use crate::services::{ServiceError, bulk, gunzip_limited, is_gzip};
+
+/// Shown after every `--help`: the settings and what the exit status means.
+const ENVIRONMENT: &str = "\
+Settings come from the environment:
+  DATABASE_URL                  postgres://… for PostgreSQL, else an SQLite file [data/niemyet.db]
+  NIEMYET_BIND                  address to listen on [127.0.0.1:8080]
+  NIEMYET_ENV                   development or production [development]
+  NIEMYET_JWT_ALGORITHM         HS256, RS256 or EdDSA [HS256]
+  NIEMYET_JWT_SECRET            HS256 secret (32 bytes or more in production)
+  NIEMYET_JWT_PUBLIC_KEY_FILE   PEM public key (RS256, EdDSA)
+  NIEMYET_JWT_PRIVATE_KEY_FILE  PEM private key, for `token` with RS256 or EdDSA
+  NIEMYET_JWT_ISSUER, NIEMYET_JWT_AUDIENCE  required iss and aud [niemyet, niemyet-api]
+  NIEMYET_WORKERS, NIEMYET_DB_POOL_SIZE, NIEMYET_DB_TIMEOUT_SECS  threads, connections, wait
+  NIEMYET_HEAVY_REPORTS, NIEMYET_HEAVY_WAIT_SECS  national reports at once [2], their wait [20]
+  NIEMYET_MAX_IMPORTS           catalogue imports at once [2]
+  NIEMYET_RATE_PUBLIC, NIEMYET_RATE_TOKEN  requests/s per address, per token [30, 60; 0: none]
+  NIEMYET_RATE_EXEMPT, NIEMYET_TRUSTED_PROXIES  addresses never limited; proxies believed
+  NIEMYET_METRICS_TOKEN         bearer token of the Prometheus scraper for /metrics
+  NIEMYET_SEED, NIEMYET_DEMO    load the bundled data, the demo, into an empty database
+  NIEMYET_CORS_ORIGINS, NIEMYET_REQUEST_TIMEOUT_SECS, NIEMYET_LOG_FORMAT, RUST_LOG
+The README has the full table.
+
+Exit status: 0 done; 1 the command failed (the message says why); 2 wrong usage or settings.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "niemyet",
     version,
-    about = "Administrative procedure catalogue and posting service"
+    about = "Administrative procedure catalogue and posting service",
+    after_help = ENVIRONMENT
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,18 +54,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (migrates and seeds an empty database first).
+    #[command(after_help = ENVIRONMENT)]
     Serve,
     /// Apply pending migrations and exit.
+    #[command(after_help = ENVIRONMENT)]
     Migrate,
-    /// Load administrative units from a CSV file (code,name,division_type,level,parent_code).
+    /// Load administrative units from a CSV file.
+    #[command(after_help = ENVIRONMENT)]
     ImportUnits {
+        /// CSV, UTF-8, with the header `code,name,division_type,level,parent_code`
+        /// (as `data/units-2025.csv`).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Date the units take effect.
         #[arg(long, default_value = "2025-07-01")]
         valid_from: NaiveDate,
     },
-    /// Import catalogue records (JSONL, `.gz` accepted) as one import decision.
+    /// Import catalogue records as one import decision.
+    #[command(after_help = ENVIRONMENT)]
     ImportCatalogue {
+        /// The national portal's records, one JSON object a line (as
+        /// `data/procedures.jsonl.gz`), gzip-compressed or not.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Date the imported versions take effect.
         #[arg(long, default_value = "2025-07-01")]
@@ -52,6 +86,7 @@ pub enum Command {
     },
     /// Record benchmark decisions and write every commune's generated postings as CSV
     /// (deterministic for a seed; see `scripts/bench.sh`).
+    #[command(after_help = ENVIRONMENT)]
     Generate {
         /// Where to write the postings CSV.
         #[arg(long)]
@@ -69,20 +104,28 @@ pub enum Command {
     /// [,evidence_url,note]) in one transaction: all lines or none. Afterwards, every commune's
     /// summary for today is computed and stored, so that the first national report after the
     /// load does not have to read every posting.
+    #[command(after_help = ENVIRONMENT)]
     LoadPostings {
+        /// CSV, UTF-8, comma-separated, with that header; dates as YYYY-MM-DD; the channel
+        /// `counter` or `portal`.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Leave the summaries to the first report that needs them.
         #[arg(long)]
         no_summaries: bool,
-        /// Check every line and report, but write nothing.
+        /// Check every line, and every clash with the postings already current, but write
+        /// nothing.
         #[arg(long)]
         dry_run: bool,
     },
     /// Print a signed token for development and bootstrap.
+    #[command(after_help = ENVIRONMENT)]
     Token {
         #[arg(long, value_enum)]
         role: Role,
-        /// Commune code for an officer; province code (or none) for an auditor.
+        /// Commune code for an officer (required); province code for an auditor of a province,
+        /// none for a national auditor; none for an editor or an admin. Checked against the
+        /// database when there is one.
         #[arg(long)]
         unit: Option<String>,
         /// Lifetime: 8h, 30m, 2d or seconds.
@@ -93,6 +136,7 @@ pub enum Command {
         sub: String,
     },
     /// Print the OpenAPI document.
+    #[command(after_help = ENVIRONMENT)]
     Openapi,
 }
 
@@ -104,10 +148,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             app.run_until_stopped().await?;
             Ok(())
         }),
-        Command::Openapi => {
-            print!("{}", crate::openapi::spec_json());
-            Ok(())
-        }
+        Command::Openapi => write_out(crate::openapi::spec_json().as_bytes()),
         Command::Token {
             role,
             unit,
@@ -116,8 +157,9 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
         } => {
             let keys = JwtKeys::from_settings(&settings.jwt, settings.environment)?;
             let ttl = parse_ttl(&ttl).map_err(|e| anyhow::anyhow!(e))?;
-            println!("{}", keys.mint(&sub, role, unit.as_deref(), ttl)?);
-            Ok(())
+            check_token_unit(settings, role, unit.as_deref())?;
+            let token = keys.mint(&sub, role, unit.as_deref(), ttl)?;
+            write_out(format!("{token}\n").as_bytes())
         }
         Command::Generate {
             out,
@@ -164,8 +206,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             dry_run,
         } => {
             let started = Instant::now();
-            let data = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let data = read_text(&file)?;
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
@@ -174,26 +215,55 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 .map(|u| u.code)
                 .collect();
             let today = crate::domain::calendar::today_in_vietnam();
+            let cache = crate::cache::ReportCache::new(
+                0,
+                crate::cache::counters::Counters::new(),
+                crate::telemetry::metrics::Metrics::new(),
+            );
             if dry_run {
-                let rows = crate::services::bulk::check_postings(&data, &communes, today)
-                    .map_err(describe)?;
+                let checked = bulk::check_postings(&data, &communes, today).map_err(describe)?;
+                let clashes = bulk::clashes(&mut conn, &checked).map_err(describe)?;
+                let catalogue = cache.current_catalogue(&mut conn)?;
+                print_warnings(&bulk::warnings(&checked.referenced, &catalogue.index));
+                if !clashes.is_empty() {
+                    return Err(describe(ServiceError::Conflict(format!(
+                        "{} line{} clash with current postings, and the load would be refused:\n{}",
+                        clashes.len(),
+                        if clashes.len() == 1 { "" } else { "s" },
+                        clashes
+                            .iter()
+                            .map(|e| format!("{}: {}", e.field, e.message))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ))));
+                }
                 eprintln!(
-                    "checked {rows} postings in {:.2}s: every line is good; nothing was written",
+                    "checked {} postings in {:.2}s: every line is good and none clashes with \
+                     the postings already current; nothing was written",
+                    checked.rows,
                     started.elapsed().as_secs_f64()
                 );
                 return Ok(());
             }
             let ready = started.elapsed().as_secs_f64();
-            let summary = crate::services::bulk::load_postings(
+            let lines = data.lines().count().saturating_sub(1) as u64;
+            let bar = progress_bar(lines, "postings");
+            let summary = bulk::load_postings(
                 &mut conn,
                 &data,
                 &communes,
                 today,
                 &Actor::system(),
-                &mut |_| {},
-            )
-            .map_err(describe)?
-            .without_cache();
+                &mut |n| {
+                    if let Some(bar) = &bar {
+                        bar.set_position(n);
+                    }
+                },
+            );
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let summary = summary.map_err(describe)?.without_cache();
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "loaded {} postings of {} communes in {:.2}s ({:.0} rows/s; reading {:.2}s, \
@@ -210,13 +280,10 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 summary.commit_secs,
                 summary.other_secs,
             );
+            let catalogue = cache.current_catalogue(&mut conn)?;
+            print_warnings(&bulk::warnings(&summary.referenced, &catalogue.index));
             if !no_summaries {
                 let started = Instant::now();
-                let cache = crate::cache::ReportCache::new(
-                    0,
-                    crate::cache::counters::Counters::new(),
-                    crate::telemetry::metrics::Metrics::new(),
-                );
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
                 let fanout =
                     crate::db::Fanout::new(pool.clone(), threads.min(4), cache.metrics().clone());
@@ -241,8 +308,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
         }
         Command::ImportUnits { file, valid_from } => {
             let started = Instant::now();
-            let data = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let data = read_text(&file)?;
             let pool = db::build_pool(&settings.database, &settings.pool)?;
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
@@ -278,15 +344,7 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
                 .count();
-            let bar = std::io::stderr().is_terminal().then(|| {
-                let bar = indicatif::ProgressBar::new(total as u64);
-                if let Ok(style) = indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} records {elapsed}",
-                ) {
-                    bar.set_style(style);
-                }
-                bar
-            });
+            let bar = progress_bar(total as u64, "records");
             let options = ImportOptions {
                 effective_on,
                 dry_run,
@@ -325,6 +383,102 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 summary.sectors_created,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+    }
+}
+
+/// Writes to standard output; a reader that stops early (`niemyet openapi | head`) is no error.
+fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// A text file, with what to do when it is not UTF-8.
+fn read_text(file: &std::path::Path) -> anyhow::Result<String> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (a byte at offset {} is not): save it as \"CSV UTF-8\"",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// A progress bar on a terminal; nothing when the output goes elsewhere.
+fn progress_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}}"
+        )) {
+            bar.set_style(style);
+        }
+        bar
+    })
+}
+
+/// Warnings about a file's lines, twenty at most.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings.iter().take(20) {
+        eprintln!("warning: {w}");
+    }
+    if warnings.len() > 20 {
+        eprintln!("… and {} more warnings", warnings.len() - 20);
+    }
+}
+
+/// An officer's token names an existing commune, an auditor's a province or nothing; the unit is
+/// checked against the database when there is one (an SQLite file that exists, a PostgreSQL
+/// server that answers).
+fn check_token_unit(settings: &Settings, role: Role, unit: Option<&str>) -> anyhow::Result<()> {
+    let expected = match (role, unit) {
+        (Role::Officer, None) => anyhow::bail!(
+            "an officer's token names the commune it works for: add --unit <commune code>, \
+             e.g. --unit 23764 (GET /api/v1/units?level=commune lists them)"
+        ),
+        (Role::Admin | Role::Editor, Some(_)) => anyhow::bail!(
+            "an {}'s token covers the whole country: leave out --unit",
+            role.as_str()
+        ),
+        (_, None) => return Ok(()),
+        (Role::Officer, Some(_)) => "commune",
+        (_, Some(_)) => "province",
+    };
+    let code = unit.unwrap_or_default();
+    if settings.database.backend == db::Backend::Sqlite
+        && !std::path::Path::new(&settings.database.target).exists()
+    {
+        eprintln!(
+            "note: no database at {}, so unit {code} was not checked",
+            settings.database.target
+        );
+        return Ok(());
+    }
+    let found = db::build_pool(&settings.database, &settings.pool)
+        .and_then(|pool| db::get_conn(&pool))
+        .and_then(|mut conn| Ok(crate::repo::units::get(&mut conn, code)?));
+    match found {
+        Ok(Some(u)) if u.level == expected && u.valid_to.is_none() => Ok(()),
+        Ok(Some(u)) => anyhow::bail!(
+            "{code} is {} ({}), not a {expected} in force: an {}'s --unit is a {expected} code",
+            u.name,
+            u.level,
+            role.as_str()
+        ),
+        Ok(None) => anyhow::bail!(
+            "there is no unit {code}: an {}'s --unit is a {expected} code \
+             (GET /api/v1/units?level={expected} lists them)",
+            role.as_str()
+        ),
+        Err(e) => {
+            eprintln!("note: could not read the database ({e:#}), so unit {code} was not checked");
             Ok(())
         }
     }

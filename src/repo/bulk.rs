@@ -114,3 +114,30 @@ pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
         DbConnection::Sqlite(_) => Ok(()),
     }
 }
+
+/// A current posting's commune, procedure, channel, decision number as written, and day posted.
+pub type CurrentPosting = (String, String, String, String, chrono::NaiveDate);
+
+/// The current postings (not removed) of `communes`.
+pub fn current_of(
+    conn: &mut DbConnection,
+    communes: &[String],
+) -> QueryResult<Vec<CurrentPosting>> {
+    let mut out = Vec::new();
+    for chunk in communes.chunks(super::INSERT_CHUNK) {
+        out.extend(
+            postings::table
+                .filter(postings::unit_code.eq_any(chunk))
+                .filter(postings::removed_on.is_null())
+                .select((
+                    postings::unit_code,
+                    postings::procedure_code,
+                    postings::channel,
+                    postings::decision_number,
+                    postings::posted_on,
+                ))
+                .load::<CurrentPosting>(conn)?,
+        );
+    }
+    Ok(out)
+}

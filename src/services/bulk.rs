@@ -24,13 +24,43 @@ use crate::cache::counters::Committed;
 use crate::db::{DbConnection, WriteLock};
 use crate::domain::FieldError;
 use crate::domain::codes::{ProcedureCode, clip, normalize_decision_number};
-use crate::domain::gaps::PostingChannel;
+use crate::domain::gaps::{CatalogueIndex, PostingChannel};
 use crate::repo::audit::Entity;
 use crate::repo::bulk as repo;
 
 /// The earliest posting date, as the API takes it.
 fn first_day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
+    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default()
+}
+
+/// Why `raw` is not a posting date, with the fix when it is a date written another way (a
+/// spreadsheet in Vietnamese settings writes day first: `03/07/2025` is 3 July 2025).
+fn date_problem(raw: &str, today: NaiveDate) -> String {
+    let parts: Vec<&str> = raw.split(['/', '.', '-']).collect();
+    let numbers: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
+    if let (3, Some(n)) = (parts.len(), numbers)
+        && parts[2].len() == 4
+        && let Some(day_first) = NaiveDate::from_ymd_opt(n[2] as i32, n[1], n[0])
+    {
+        return format!(
+            "`{}` is not in the form YYYY-MM-DD; if it means {} (day first), write {day_first}",
+            clip(raw),
+            day_first.format("%-d/%-m/%Y")
+        );
+    }
+    match raw.parse::<NaiveDate>() {
+        Ok(d) if d > today => format!("`{}` is in the future", clip(raw)),
+        Ok(_) => format!("`{}` is before 1900-01-01", clip(raw)),
+        Err(_) => format!(
+            "`{}` is not a date in the form YYYY-MM-DD between 1900-01-01 and today",
+            clip(raw)
+        ),
+    }
+}
+
+/// Keeps `result`'s value, or notes its problem.
+fn noted<T>(problems: &mut Vec<String>, result: Result<T, String>) -> Option<T> {
+    result.map_err(|p| problems.push(p)).ok()
 }
 
 /// At most this many problems are reported.
@@ -46,6 +76,9 @@ const QUEUE: usize = 2;
 pub struct BulkSummary {
     pub rows: usize,
     pub communes: usize,
+    /// What the lines referred to (for [`warnings`]).
+    #[serde(skip)]
+    pub referenced: Vec<Reference>,
     /// Seconds the checking thread was busy, not counting its waits for the writer (it runs
     /// while the rows are written).
     pub check_secs: f64,
@@ -59,6 +92,28 @@ pub struct BulkSummary {
     /// entry, and the commit itself (on SQLite, mostly copying the write-ahead log into the
     /// database file).
     pub commit_secs: f64,
+}
+
+/// What a file's good lines refer to: a procedure with a decision number, on how many lines, the
+/// first of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub code: String,
+    pub decision: String,
+    pub decision_norm: String,
+    pub lines: usize,
+    pub first_line: u64,
+}
+
+/// A file checked line by line, without writing it.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub rows: usize,
+    pub referenced: Vec<Reference>,
+    units: Vec<String>,
+    codes: Vec<String>,
+    /// Each good line's (line, commune, procedure, channel), as indexes into the tables above.
+    keys: Vec<(u64, u32, u32, PostingChannel)>,
 }
 
 const COLUMNS: [&str; 5] = [
@@ -99,6 +154,11 @@ struct Checker<'a> {
     date_index: HashMap<String, u32>,
     /// (commune, procedure, channel) keys met so far, to refuse a pair given twice.
     seen: HashSet<u64>,
+    /// Lines per (procedure, decision) of the good lines, and the first of them.
+    used: HashMap<(u32, u32), (usize, u64)>,
+    /// With `keep_keys`, each good line's (line, commune, procedure, channel).
+    keep_keys: bool,
+    keys: Vec<(u64, u32, u32, PostingChannel)>,
 }
 
 impl<'a> Checker<'a> {
@@ -119,11 +179,19 @@ impl<'a> Checker<'a> {
                 .zip(OPTIONAL)
                 .any(|(a, b)| a != b)
         {
+            let semicolons = header.len() == 1 && header[0].contains(';');
             return Err(ServiceError::invalid(
                 "line 1",
                 format!(
-                    "the header must be `{}` (then optionally `evidence_url,note`)",
-                    COLUMNS.join(",")
+                    "the header must be `{}` (then optionally `evidence_url,note`){}",
+                    COLUMNS.join(","),
+                    if semicolons {
+                        "; this file is separated by semicolons, as a spreadsheet with \
+                         Vietnamese regional settings saves it: save it as \
+                         \"CSV UTF-8 (comma delimited)\" or replace the semicolons with commas"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -141,7 +209,30 @@ impl<'a> Checker<'a> {
             decision_index: HashMap::new(),
             date_index: HashMap::new(),
             seen: HashSet::new(),
+            used: HashMap::new(),
+            keep_keys: false,
+            keys: Vec::new(),
         })
+    }
+
+    /// What the good lines referred to, in the order first met.
+    fn referenced(&self) -> Vec<Reference> {
+        let mut out: Vec<Reference> = self
+            .used
+            .iter()
+            .map(|(&(code, decision), &(lines, first_line))| {
+                let (written, norm) = &self.decisions[decision as usize];
+                Reference {
+                    code: self.codes[code as usize].as_str().to_owned(),
+                    decision: written.clone(),
+                    decision_norm: norm.clone(),
+                    lines,
+                    first_line,
+                }
+            })
+            .collect();
+        out.sort_by_key(|r| r.first_line);
+        out
     }
 
     /// Whether no more problems would be reported.
@@ -188,29 +279,46 @@ impl<'a> Checker<'a> {
         Ok(i)
     }
 
-    /// Checks line `number` (counted from 1); a problem is recorded and gives `None`.
+    /// Checks line `number` (counted from 1); its problems, each of them, are recorded and give
+    /// `None`.
     fn check(&mut self, number: u64, record: super::csv::Line<'_>) -> Option<ParsedPosting> {
         match record
-            .map_err(str::to_owned)
-            .and_then(|r| self.check_line(r))
+            .map_err(|p| vec![p.to_owned()])
+            .and_then(|r| self.check_line(number, r))
         {
             Ok(p) => Some(p),
-            Err(message) => {
-                if !self.full() {
-                    self.problems
-                        .push(FieldError::new(format!("line {number}"), message));
+            Err(messages) => {
+                for message in messages {
+                    if !self.full() {
+                        self.problems
+                            .push(FieldError::new(format!("line {number}"), message));
+                    }
                 }
                 None
             }
         }
     }
 
-    fn check_line(&mut self, fields: &StringRecord) -> Result<ParsedPosting, String> {
+    fn check_line(
+        &mut self,
+        number: u64,
+        fields: &StringRecord,
+    ) -> Result<ParsedPosting, Vec<String>> {
         let width = self.header.len();
         if fields.len() != width {
-            return Err(format!("{} fields; the header has {width}", fields.len()));
+            let semicolons = fields.len() == 1 && fields.get(0).is_some_and(|f| f.contains(';'));
+            return Err(vec![format!(
+                "{} fields; the header has {width}{}",
+                fields.len(),
+                if semicolons {
+                    " (this line is separated by semicolons; the file must use commas)"
+                } else {
+                    ""
+                }
+            )]);
         }
         let field = |i: usize| fields.get(i).unwrap_or_default().trim();
+        let mut problems = Vec::new();
         let communes = self.communes;
         let unit = intern(&mut self.unit_index, &mut self.units, field(0), |u| {
             if communes.contains(u) {
@@ -218,10 +326,13 @@ impl<'a> Checker<'a> {
             } else {
                 Err(format!("`{}` is not a commune", clip(u)))
             }
-        })?;
-        let code = self.code(field(1))?;
+        });
+        let unit = noted(&mut problems, unit);
+        let code = self.code(field(1));
+        let code = noted(&mut problems, code);
         let channel = PostingChannel::parse(field(2))
-            .ok_or_else(|| "the channel must be `counter` or `portal`".to_owned())?;
+            .ok_or_else(|| "the channel must be `counter` or `portal`".to_owned());
+        let channel = noted(&mut problems, channel);
         let decision = intern(
             &mut self.decision_index,
             &mut self.decisions,
@@ -237,14 +348,16 @@ impl<'a> Checker<'a> {
                 let norm = normalize_decision_number(&written);
                 Ok((written, norm))
             },
-        )?;
+        );
+        let decision = noted(&mut problems, decision);
         let today = self.today;
         let date = intern(&mut self.date_index, &mut self.dates, field(4), |d| {
             d.parse::<NaiveDate>()
                 .ok()
                 .filter(|d| *d >= first_day() && *d <= today)
-                .ok_or_else(|| format!("`{}` is not a date between 2000-01-01 and today", clip(d)))
-        })?;
+                .ok_or_else(|| date_problem(d, today))
+        });
+        let date = noted(&mut problems, date);
         let header = &self.header;
         let optional_text = |i: usize| -> Result<Option<String>, String> {
             match Some(field(i)).filter(|s| !s.is_empty()) {
@@ -258,21 +371,35 @@ impl<'a> Checker<'a> {
                 )),
             }
         };
-        let (evidence_url, note) = (optional_text(5)?, optional_text(6)?);
+        let evidence_url = noted(&mut problems, optional_text(5)).flatten();
+        let note = noted(&mut problems, optional_text(6)).flatten();
         if evidence_url
             .as_deref()
             .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
         {
-            return Err("evidence_url must be an http or https URL".into());
+            problems.push("evidence_url must be an http or https URL".into());
         }
+        let (Some(unit), Some(code), Some(channel), Some(decision), Some(date)) =
+            (unit, code, channel, decision, date)
+        else {
+            return Err(problems);
+        };
         let key = (u64::from(unit) << 33) | (u64::from(code) << 1) | channel as u64;
         if !self.seen.insert(key) {
-            return Err(format!(
+            problems.push(format!(
                 "{} {} {} appears twice in the file",
                 field(0),
                 field(1),
                 channel.as_str()
             ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let used = self.used.entry((code, decision)).or_insert((0, number));
+        used.0 += 1;
+        if self.keep_keys {
+            self.keys.push((number, unit, code, channel));
         }
         Ok(ParsedPosting {
             unit,
@@ -317,10 +444,11 @@ enum Message {
         rows: usize,
         payload: Payload,
     },
-    /// Every line was checked and none had a problem: the communes the file names, and the
-    /// seconds the checker was busy (not waiting for the writer).
+    /// Every line was checked and none had a problem: the communes the file names, what its
+    /// lines refer to, and the seconds the checker was busy (not waiting for the writer).
     Done {
         communes: Vec<String>,
+        referenced: Vec<Reference>,
         secs: f64,
     },
 }
@@ -505,30 +633,118 @@ fn check_and_encode(
             .map(|u| checker.units[u as usize].clone())
             .collect();
         let secs = (started.elapsed() - waited.get()).as_secs_f64();
-        send(Message::Done { communes, secs });
+        let referenced = checker.referenced();
+        send(Message::Done {
+            communes,
+            referenced,
+            secs,
+        });
     }
     Ok(())
 }
 
-/// Checks a whole CSV file of postings without writing it: the number of postings it holds, or
-/// 422 with every problem (up to 100) by line. Whether a line clashes with a posting already
-/// current is only known when it is written.
+/// Checks a whole CSV file of postings without writing it: what it holds, or 422 with every
+/// problem (up to 100) by line. [`clashes`] then compares it with the postings already current.
 pub fn check_postings(
     data: &str,
     communes: &HashSet<String>,
     today: NaiveDate,
-) -> Result<usize, ServiceError> {
+) -> Result<Checked, ServiceError> {
     let mut checker = Checker::new(first_record(data).as_ref(), communes, today)?;
+    checker.keep_keys = true;
     let mut rows = 0;
     checker.check_all(data, |_, _| {
         rows += 1;
         Ok(true)
     })?;
-    if checker.problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(ServiceError::Validation(checker.problems))
+    if !checker.problems.is_empty() {
+        return Err(ServiceError::Validation(checker.problems));
     }
+    Ok(Checked {
+        rows,
+        referenced: checker.referenced(),
+        codes: checker
+            .codes
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+        units: std::mem::take(&mut checker.units),
+        keys: std::mem::take(&mut checker.keys),
+    })
+}
+
+/// The lines of a checked file that a load would refuse because the commune already has a
+/// current posting of that procedure on that channel (a load adds postings; it replaces none):
+/// each by line, commune, procedure and channel, with the posting it meets (up to 100).
+pub fn clashes(
+    conn: &mut DbConnection,
+    checked: &Checked,
+) -> Result<Vec<FieldError>, ServiceError> {
+    let current: HashMap<(String, String, String), (String, NaiveDate)> =
+        repo::current_of(conn, &checked.units)?
+            .into_iter()
+            .map(|(unit, code, channel, decision, posted_on)| {
+                ((unit, code, channel), (decision, posted_on))
+            })
+            .collect();
+    let mut out = Vec::new();
+    if current.is_empty() {
+        return Ok(out);
+    }
+    for &(line, unit, code, channel) in &checked.keys {
+        let (unit, code) = (&checked.units[unit as usize], &checked.codes[code as usize]);
+        let key = (unit.clone(), code.clone(), channel.as_str().to_owned());
+        if let Some((decision, posted_on)) = current.get(&key) {
+            out.push(FieldError::new(
+                format!("line {line}"),
+                format!(
+                    "commune {unit} already has a current posting of {code} on the {} \
+                     (decision {decision}, posted {posted_on}); a load adds postings and \
+                     replaces none: remove that posting first, or leave this line out",
+                    channel.as_str()
+                ),
+            ));
+            if out.len() == MAX_PROBLEMS {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the good lines of a file refer to that the catalogue does not know: procedures it does
+/// not hold, and decision numbers that announced no version of the procedure. The lines are
+/// loaded all the same; the reports list them as `unknown_procedure` or `outdated`.
+pub fn warnings(referenced: &[Reference], catalogue: &CatalogueIndex) -> Vec<String> {
+    let lines = |r: &Reference| match r.lines {
+        1 => format!("line {}", r.first_line),
+        n => format!("{n} lines from line {}", r.first_line),
+    };
+    referenced
+        .iter()
+        .filter_map(|r| {
+            let rows = catalogue.rows(&r.code);
+            if rows.is_empty() {
+                return Some(format!(
+                    "{} is not in the catalogue ({}); the reports list it as unknown_procedure",
+                    r.code,
+                    lines(r)
+                ));
+            }
+            let announced = rows
+                .iter()
+                .any(|row| row.announced_by_norm.as_deref() == Some(r.decision_norm.as_str()));
+            (!announced).then(|| {
+                format!(
+                    "decision {} announced no version of {} ({}); the reports list the posting \
+                     as outdated",
+                    r.decision,
+                    r.code,
+                    lines(r)
+                )
+            })
+        })
+        .collect()
 }
 
 /// The file's first record (its header), if it has one.
@@ -615,7 +831,29 @@ pub fn load_postings(
         // The load itself is decided; the caller drops the connection anyway.
         tracing::warn!(error = %e, "could not restore the connection's settings after a load");
     }
-    result
+    match result {
+        // The database says only that some posting clashed: find which lines, by name.
+        Err(ServiceError::Conflict(message)) => {
+            let named = check_postings(data, communes, today)
+                .and_then(|checked| clashes(conn, &checked))
+                .unwrap_or_default();
+            Err(ServiceError::Conflict(if named.is_empty() {
+                message
+            } else {
+                format!(
+                    "{} line{} clash with current postings; nothing was loaded:\n{}",
+                    named.len(),
+                    if named.len() == 1 { "" } else { "s" },
+                    named
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            }))
+        }
+        other => other,
+    }
 }
 
 /// The writing half of [`load_postings`], inside its transaction: the summary and the communes
@@ -633,7 +871,7 @@ fn write_all(
     }
     let started = Instant::now();
     let mut written = 0;
-    let (communes, check_secs) = loop {
+    let (communes, referenced, check_secs) = loop {
         // A checker that stops without `Done` found a problem: it returns it itself.
         let message = rx.recv().map_err(|_| {
             ServiceError::internal(anyhow::anyhow!(
@@ -641,7 +879,11 @@ fn write_all(
             ))
         })?;
         let rows = match message {
-            Message::Done { communes, secs } => break (communes, secs),
+            Message::Done {
+                communes,
+                referenced,
+                secs,
+            } => break (communes, referenced, secs),
             Message::Rows { rows, payload } => match (&mut *conn, payload) {
                 (DbConnection::Pg(c), Payload::Copy(data)) => {
                     repo::copy_binary(c, &data).map_err(conflict)?;
@@ -681,6 +923,7 @@ fn write_all(
     let summary = BulkSummary {
         rows: written,
         communes: communes.len(),
+        referenced,
         check_secs,
         write_secs,
         index_secs,

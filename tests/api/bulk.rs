@@ -14,6 +14,8 @@ const HEADER: &str = "unit_code,procedure_code,channel,decision_number,posted_on
 /// The outcome of one run of the binary.
 struct Run {
     ok: bool,
+    code: Option<i32>,
+    stdout: String,
     stderr: String,
 }
 
@@ -26,12 +28,22 @@ async fn niemyet(app: &TestApp, args: &[&str]) -> Run {
             .args(&args)
             .env("DATABASE_URL", url)
             .env("NIEMYET_DEMO", "false")
+            .env("NIEMYET_JWT_SECRET", crate::helpers::TEST_SECRET)
             .env("RUST_LOG", "warn")
+            // A user's mistake is a message, never a backtrace, whatever this says.
+            .env("RUST_BACKTRACE", "1")
             .output()
             .expect("the command runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !stderr.contains("stack backtrace") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
         Run {
             ok: out.status.success(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
         }
     })
     .await
@@ -254,7 +266,7 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
             "23764,1.001193,portal,163/QĐ-BTP,2025-07-03,,\"a\u{7}b\"",
             "23764,1.001612.000.00.00.h48,counter,163/QĐ-BTP,2025-07-03,,",
             "23764,1.001612.000.00.00.H48,counter,163/QĐ-BTP,2025-07-03,,",
-            "23764,1.004222,counter,163/QĐ-BTP,1999-12-31,,",
+            "23764,1.004222,counter,163/QĐ-BTP,1899-12-31,,",
             "23764,1.000080,portal,163/QĐ-BTP,2025-07-03,ftp://example.vn/a,",
         ],
     );
@@ -274,8 +286,8 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
     for expected in [
         "line 3: `99999` is not a commune",
         "line 4: the channel must be `counter` or `portal`",
-        "line 5: `2025-02-30` is not a date between 2000-01-01 and today",
-        "line 6: `2999-01-01` is not a date between 2000-01-01 and today",
+        "line 5: `2025-02-30` is not a date in the form YYYY-MM-DD between 1900-01-01 and today",
+        "line 6: `2999-01-01` is in the future",
         "line 7: `../etc/passwd` is not a procedure code",
         "line 8: 23764 1.001193 counter appears twice in the file",
         "line 9: 5 fields; the header has 7",
@@ -284,7 +296,7 @@ async fn every_bad_line_is_reported_by_number_and_nothing_is_written() {
         "line 12: note is too long or has control characters",
         // Two spellings of one code are one pair.
         "line 14: 23764 1.001612.000.00.00.H48 counter appears twice in the file",
-        "line 15: `1999-12-31` is not a date between 2000-01-01 and today",
+        "line 15: `1899-12-31` is before 1900-01-01",
         "line 16: evidence_url must be an http or https URL",
     ] {
         assert!(
@@ -406,4 +418,204 @@ async fn a_load_larger_than_the_table_that_clashes_leaves_the_table_and_its_inde
     assert_eq!(saved.status, 200, "{}", saved.text());
     assert_eq!(saved.json()["unchanged"], 1);
     assert_eq!(saved.json()["removed"], 2);
+}
+
+/// What a person preparing a file in a spreadsheet gets wrong, told line by line with the fix:
+/// every problem of a line, dates written day first, a file separated by semicolons.
+#[actix_web::test]
+async fn the_loader_says_what_is_wrong_and_how_to_fix_it() {
+    let app = TestApp::spawn().await;
+    let scratch = Scratch::new();
+    let file = scratch.write(
+        "spreadsheet.csv",
+        &[
+            HEADER,
+            "23764,1.001193,counter,163/QĐ-BTP,03/07/2025,,",
+            "99999,1.001193,board,,2025-07-03,,",
+            "23764,1.004222,counter,163/QĐ-BTP,1950-01-01,,",
+        ],
+    );
+    let run = niemyet(&app, &["load-postings", "--dry-run", &file]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    for expected in [
+        "line 2: `03/07/2025` is not in the form YYYY-MM-DD; if it means 3/7/2025 (day first), \
+         write 2025-07-03",
+        // Every problem of line 3, not only the first.
+        "line 3: `99999` is not a commune",
+        "line 3: the channel must be `counter` or `portal`",
+        "line 3: the decision number must be 1 to 100 characters",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} not in:\n{}",
+            run.stderr
+        );
+    }
+    // 1950 is a date the API takes, so the loader takes it too.
+    assert!(!run.stderr.contains("line 4"), "{}", run.stderr);
+
+    let semicolons = scratch.write(
+        "semicolons.csv",
+        &[
+            "unit_code;procedure_code;channel;decision_number;posted_on",
+            "23764;1.001193;counter;163/QĐ-BTP;2025-07-03",
+        ],
+    );
+    let run = niemyet(&app, &["load-postings", "--dry-run", &semicolons]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("separated by semicolons"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("CSV UTF-8"), "{}", run.stderr);
+
+    let latin1 = scratch.0.join("latin1.csv");
+    std::fs::write(&latin1, b"unit_code,procedure_code,channel,decision_number,posted_on\n23764,1.001193,counter,163/Q\xd0-BTP,2025-07-03\n")
+        .expect("the file is written");
+    let run = niemyet(
+        &app,
+        &["load-postings", "--dry-run", &latin1.to_string_lossy()],
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("is not UTF-8 text"), "{}", run.stderr);
+}
+
+/// A load adds postings and replaces none: the dry run finds the lines that clash with what is
+/// already current, and a load that meets one names them, by line, commune, procedure and
+/// channel. Lines that refer to what the catalogue does not know are loaded with a warning.
+#[actix_web::test]
+async fn clashes_are_named_by_the_dry_run_and_by_the_load_and_warnings_are_printed() {
+    let app = TestApp::spawn().await;
+    let scratch = Scratch::new();
+    let first = scratch.write(
+        "first.csv",
+        &[HEADER, "23764,1.001193,counter,163/QĐ-BTP,2025-07-03,,"],
+    );
+    assert!(load(&app, &first).await.ok);
+    let counts = app.table_counts();
+    let second = scratch.write(
+        "second.csv",
+        &[
+            HEADER,
+            "23764,1.001193,portal,163/QĐ-BTP,2025-07-03,,",
+            "23764,1.001193,counter,163/QĐ-BTP,2025-07-05,,",
+            "23764,1.999999,counter,163/QĐ-BTP,2025-07-05,,",
+            "23764,1.004222,counter,9/QĐ-XYZ,2025-07-05,,",
+        ],
+    );
+    let clash = "line 3: commune 23764 already has a current posting of 1.001193 on the counter \
+                 (decision 163/QĐ-BTP, posted 2025-07-03)";
+    let dry = niemyet(&app, &["load-postings", "--dry-run", &second]).await;
+    assert_eq!(dry.code, Some(1), "{}", dry.stderr);
+    assert!(dry.stderr.contains(clash), "{}", dry.stderr);
+    assert!(dry.stderr.contains("1 line clash"), "{}", dry.stderr);
+    let run = load(&app, &second).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains(clash), "{}", run.stderr);
+    assert_eq!(app.table_counts(), counts, "nothing was loaded");
+
+    let third = scratch.write(
+        "third.csv",
+        &[
+            HEADER,
+            "23764,1.001193,portal,163/QĐ-BTP,2025-07-03,,",
+            "23764,1.999999,counter,163/QĐ-BTP,2025-07-05,,",
+            "23764,1.999999,portal,163/QĐ-BTP,2025-07-05,,",
+            "23764,1.004222,counter,9/QĐ-XYZ,2025-07-05,,",
+        ],
+    );
+    let run = load(&app, &third).await;
+    assert!(run.ok, "{}", run.stderr);
+    for expected in [
+        "warning: 1.999999 is not in the catalogue (2 lines from line 3)",
+        "warning: decision 9/QĐ-XYZ announced no version of 1.004222 (line 5)",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} not in:\n{}",
+            run.stderr
+        );
+    }
+}
+
+/// The command line as a newcomer meets it: the token command says how to name a unit and checks
+/// it against the database; `openapi` can be cut short by a pipe; `--help` describes the files and
+/// the settings.
+#[actix_web::test]
+async fn the_command_line_explains_itself() {
+    let app = TestApp::spawn().await;
+    let run = niemyet(&app, &["token", "--role", "officer"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("add --unit <commune code>"),
+        "{}",
+        run.stderr
+    );
+    let run = niemyet(&app, &["token", "--role", "officer", "--unit", "99999"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("there is no unit 99999"),
+        "{}",
+        run.stderr
+    );
+    let run = niemyet(&app, &["token", "--role", "officer", "--unit", "52"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("not a commune"), "{}", run.stderr);
+    let run = niemyet(&app, &["token", "--role", "auditor", "--unit", "52"]).await;
+    assert!(run.ok, "{}", run.stderr);
+    let token = run.stdout.trim().to_owned();
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/provinces/52/report"))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert!(reply.status != 401, "{}", reply.text());
+
+    let help = niemyet(&app, &["load-postings", "--help"]).await;
+    assert!(help.ok);
+    for expected in [
+        "<FILE>",
+        "YYYY-MM-DD",
+        "DATABASE_URL",
+        "NIEMYET_RATE_PUBLIC",
+        "Exit status",
+    ] {
+        assert!(
+            help.stdout.contains(expected),
+            "{expected:?} not in:\n{}",
+            help.stdout
+        );
+    }
+
+    // `niemyet openapi | head -c 100`: the reader goes away; the command ends quietly.
+    let out = actix_web::rt::task::spawn_blocking(|| {
+        use std::io::Read;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_niemyet"))
+            .arg("openapi")
+            .env("RUST_BACKTRACE", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        let mut first = [0u8; 100];
+        child
+            .stdout
+            .take()
+            .expect("a pipe")
+            .read_exact(&mut first)
+            .expect("the start of the spec");
+        child.wait_with_output().expect("the command ends")
+    })
+    .await
+    .expect("the blocking task completes");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
