@@ -51,7 +51,7 @@ def check(ok, what):
 
 def env_for(url):
     env = dict(os.environ, DATABASE_URL=url, NIEMYET_DEMO="false", NIEMYET_SEED="false",
-               RUST_LOG="warn")
+               NIEMYET_RATE_PUBLIC="0", NIEMYET_RATE_TOKEN="0", RUST_LOG="warn")
     env.pop("RUST_BACKTRACE", None)
     return env
 

@@ -46,7 +46,7 @@ def pages(path, token=None):
 
 def run(backend, database_url, env):
     env = dict(env, DATABASE_URL=database_url, NIEMYET_BIND=f"127.0.0.1:{PORT}", NIEMYET_DEMO="false",
-               RUST_LOG="warn")
+               NIEMYET_RATE_PUBLIC="0", NIEMYET_RATE_TOKEN="0", RUST_LOG="warn")
     server = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):

@@ -42,7 +42,8 @@ def log(msg):
 
 
 def env_for(url, port=None):
-    env = dict(os.environ, DATABASE_URL=url, NIEMYET_DEMO="false", RUST_LOG="warn")
+    env = dict(os.environ, DATABASE_URL=url, NIEMYET_DEMO="false", NIEMYET_RATE_PUBLIC="0",
+               NIEMYET_RATE_TOKEN="0", RUST_LOG="warn")
     if port:
         env["NIEMYET_BIND"] = f"127.0.0.1:{port}"
     return env

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     let communes: HashSet<String> = ["23764", "10441"].map(String::from).into();
     let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
     match check_postings(text, &communes, today) {
-        Ok(rows) => assert!(rows < text.lines().count().max(1)),
+        Ok(checked) => {
+            assert!(checked.rows < text.lines().count().max(1));
+            let referenced: usize = checked.referenced.iter().map(|r| r.lines).sum();
+            assert_eq!(referenced, checked.rows);
+        }
         Err(ServiceError::Validation(problems)) => {
             assert!((1..=100).contains(&problems.len()), "{problems:?}")
         }
