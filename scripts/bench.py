@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from datetime import date
 
@@ -207,7 +208,38 @@ def bench_backend(backend, work, binary):
                         "  return wrk.format(nil, nil, nil, bodies[n % 2 + 1])\nend\n")
             result["put_rows"] = len(lines)
 
+            # The portal's search box: the judged query set in turn (the same URL again is answered
+            # from memory), and the same queries each for another date (nothing to reuse).
+            searches = []
+            with open(os.path.join(ROOT, "tests", "search", "queries.tsv"), encoding="utf-8") as f:
+                next(f)
+                for row in f:
+                    kind, q, _, filt, *_ = row.rstrip("\n").split("\t") + ["", ""]
+                    path = "/api/v1/procedures?limit=20&q=" + urllib.parse.quote(q)
+                    searches.append(path + ("&" + filt if filt else ""))
+            mix = os.path.join(work, "search.lua")
+            fresh = os.path.join(work, "search-fresh.lua")
+            for script, dated in [(mix, False), (fresh, True)]:
+                with open(script, "w") as f:
+                    f.write("local paths = {" + ",".join("[==[" + p + "]==]" for p in searches)
+                            + "}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
+                            + "  local path = paths[n % #paths + 1]\n")
+                    if dated:
+                        # A date from 2025-07-01 on, different for each round of the set.
+                        f.write("  local day = math.floor(n / #paths) % 28 + 1\n"
+                                "  local month = math.floor(n / #paths / 28) % 12 + 1\n"
+                                "  path = path .. string.format('&as_of=2026-%02d-%02d', "
+                                "month, day)\n")
+                    f.write("  return wrk.format('GET', path)\nend\n")
+
             runs = {}
+            for name, path, conns, script in [
+                ("search", "/", 1, mix), ("search", "/", 64, mix),
+                ("search, each new", "/", 1, fresh), ("search, each new", "/", 64, fresh),
+                ("list", "/api/v1/procedures?level=commune&limit=50", 1, None),
+                ("list", "/api/v1/procedures?level=commune&limit=50", 64, None),
+            ]:
+                runs[(name, conns)] = wrk(name, base + path, conns, token, script)
             for name, path, conns in [
                 ("health", "/health", 1), ("health", "/health", 64),
                 ("procedure", "/api/v1/procedures/1.001193", 1),
@@ -224,7 +256,8 @@ def bench_backend(backend, work, binary):
             result["runs"] = {f"{k[0]}|{k[1]}": v for k, v in runs.items()}
             result["rss_mib"] = rss_peak_mib(server.pid)
             health64 = runs[("health", 64)]["rps"]
-            for name in ["procedure", "commune report", "province report"]:
+            for name in ["search", "search, each new", "list", "procedure", "commune report",
+                         "province report"]:
                 log(f"  {name} / health throughput at 64 connections: "
                     f"{runs[(name, 64)]['rps'] / health64:.1%}")
             log(f"  server peak RSS: {result['rss_mib']:.0f} MiB")

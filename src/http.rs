@@ -202,6 +202,89 @@ pub async fn harden(
     }
 }
 
+/// Whether the client takes gzip (`Accept-Encoding`, a `q` of 0 refusing it).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|e| {
+                let mut parts = e.split(';').map(str::trim);
+                matches!(parts.next(), Some("gzip" | "*"))
+                    && parts.all(|p| {
+                        p.strip_prefix("q=")
+                            .is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0))
+                    })
+            })
+        })
+}
+
+/// Bodies smaller than this are sent as they are: compressing them saves less than it costs.
+const COMPRESS_FROM: usize = 1024;
+
+/// Whether a response of this type is text worth compressing.
+fn compressible(content_type: Option<&HeaderValue>) -> bool {
+    content_type.and_then(|v| v.to_str().ok()).is_some_and(|t| {
+        let t = t.split(';').next().unwrap_or_default().trim();
+        t == "application/json"
+            || t == "application/problem+json"
+            || t.starts_with("text/")
+            || t == "application/openmetrics-text"
+    })
+}
+
+/// Compresses JSON, CSV, HTML and other text answers of 1 KiB or more with gzip for a client
+/// that takes it (a report already compressed, or a workbook, is left alone: it carries its own
+/// encoding, or is not text). `Vary: Accept-Encoding` tells caches that the answer depends on it.
+pub async fn compress(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let gzip = accepts_gzip(req.headers());
+    let res = next.call(req).await?.map_into_boxed_body();
+    let size = match res.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    let headers = res.headers();
+    if !compressible(headers.get(header::CONTENT_TYPE))
+        || headers.contains_key(header::CONTENT_ENCODING)
+        || size < COMPRESS_FROM
+    {
+        return Ok(res);
+    }
+    if !gzip {
+        let mut res = res;
+        res.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("the response body could not be read")))?;
+    let compressed = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(bytes.len() / 4),
+            flate2::Compression::fast(),
+        );
+        encoder.write_all(&bytes).and_then(|()| encoder.finish())
+    };
+    let res = match compressed {
+        Ok(gz) => {
+            let headers = head.headers_mut();
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            headers.remove(header::CONTENT_LENGTH);
+            head.set_body(BoxBody::new(gz))
+        }
+        Err(_) => head.set_body(BoxBody::new(bytes)),
+    };
+    Ok(ServiceResponse::new(req, res))
+}
+
 /// Which part of the request target (`path` or `query`) is not text once percent-decoded: it
 /// holds a NUL (which PostgreSQL refuses in any text column) or bytes that are not UTF-8. Such a
 /// request is the client's fault whatever the route, so it is refused here, before any handler.

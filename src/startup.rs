@@ -177,6 +177,7 @@ fn run(
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(crate::http::compress))
             .wrap(from_fn(crate::ratelimit::limit))
             .wrap(from_fn(crate::http::harden))
             .wrap(from_fn(crate::telemetry::request_span))

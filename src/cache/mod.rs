@@ -14,8 +14,8 @@
 //! newer than them, which at worst costs one recomputation.
 
 pub mod counters;
+pub mod view;
 
-use crate::telemetry::metrics::{self, Metrics};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -32,6 +32,9 @@ use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
 use crate::repo::{revisions, sectors};
 use counters::{Committed, Counters};
+use view::CatalogueView;
+
+use crate::telemetry::metrics::{self, Metrics};
 
 /// Revision counters a cached piece was computed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -171,6 +174,18 @@ struct Bodies {
     bytes: usize,
 }
 
+/// Public catalogue answers by tag (which names the catalogue revision and the request), oldest
+/// dropped first once over [`RESPONSE_BUDGET`].
+#[derive(Default)]
+struct Responses {
+    map: HashMap<String, Body>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+/// Bytes of public catalogue answers kept (pages, searches, procedure details, with their gzip).
+const RESPONSE_BUDGET: usize = 32 * 1024 * 1024;
+
 /// Each commune's summary on one date, with the counters it was computed under.
 type SummariesOfDay = HashMap<String, (Revs, Arc<Summary>)>;
 
@@ -180,9 +195,14 @@ const SUMMARY_DATES: usize = 4;
 pub struct ReportCache {
     reference: RwLock<Option<Arc<Reference>>>,
     catalogue: RwLock<Option<Arc<Compiled>>>,
+    view: RwLock<Option<Arc<CatalogueView>>>,
+    /// Held while the view loads, so that requests arriving meanwhile wait for that load instead
+    /// of each reading the whole catalogue.
+    view_loading: Mutex<()>,
     summaries: Mutex<HashMap<NaiveDate, SummariesOfDay>>,
     bodies: Mutex<Bodies>,
     body_budget: usize,
+    responses: Mutex<Responses>,
     counters: Arc<Counters>,
     metrics: Metrics,
 }
@@ -195,8 +215,11 @@ impl ReportCache {
             metrics,
             reference: RwLock::new(None),
             catalogue: RwLock::new(None),
+            view: RwLock::new(None),
+            view_loading: Mutex::new(()),
             summaries: Mutex::new(HashMap::new()),
             bodies: Mutex::new(Bodies::default()),
+            responses: Mutex::new(Responses::default()),
             body_budget,
         }
     }
@@ -219,6 +242,44 @@ impl ReportCache {
         let loaded = Arc::new(Compiled::load(conn, revision)?);
         *write(&self.catalogue) = Some(loaded.clone());
         Ok(loaded)
+    }
+
+    /// The catalogue view, when it is known current without asking the database (the counters
+    /// are confirmed and the view was built under the catalogue's counter).
+    pub fn current_view(&self) -> Option<Arc<CatalogueView>> {
+        let revision = self.counters.get_many(&[revisions::CATALOGUE])?[0];
+        let found = read(&self.view).filter(|v| v.revision >= revision);
+        self.metrics
+            .cache_lookup(metrics::Cache::Catalogue, found.is_some());
+        found
+    }
+
+    /// The catalogue view under the current counter, loaded if it is older (one load at a time).
+    pub fn view(&self, conn: &mut DbConnection) -> QueryResult<Arc<CatalogueView>> {
+        let (catalogue, _, _) = self.revisions_of(conn, &[])?;
+        if let Some(v) = read(&self.view).filter(|v| v.revision >= catalogue) {
+            return Ok(v);
+        }
+        let _loading = lock(&self.view_loading);
+        if let Some(v) = read(&self.view).filter(|v| v.revision >= catalogue) {
+            return Ok(v);
+        }
+        let started = std::time::Instant::now();
+        let loaded = Arc::new(CatalogueView::load(conn, catalogue)?);
+        tracing::info!(
+            revision = catalogue,
+            took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "catalogue view loaded"
+        );
+        *write(&self.view) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Whether `code` is a province, from the reference data in memory (provinces do not come
+    /// and go between starts); `None` when that is not loaded.
+    pub fn is_province(&self, code: &str) -> Option<bool> {
+        let reference = read(&self.reference)?;
+        Some(reference.provinces.iter().any(|p| p.code == code))
     }
 
     /// The global counters and those of `units`.
@@ -343,6 +404,35 @@ impl ReportCache {
         self.metrics
             .cache_lookup(metrics::Cache::Body, found.is_some());
         found
+    }
+
+    /// A public catalogue answer kept under its tag.
+    pub fn response(&self, tag: &str) -> Option<Body> {
+        let found = lock(&self.responses).map.get(tag).cloned();
+        self.metrics
+            .cache_lookup(metrics::Cache::Response, found.is_some());
+        found
+    }
+
+    pub fn store_response(&self, tag: &str, body: Body) {
+        if body.len() > RESPONSE_BUDGET / 8 {
+            return;
+        }
+        let mut r = lock(&self.responses);
+        if r.map.contains_key(tag) {
+            return;
+        }
+        while r.bytes + body.len() > RESPONSE_BUDGET {
+            let Some(oldest) = r.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = r.map.remove(&oldest) {
+                r.bytes -= old.len();
+            }
+        }
+        r.bytes += body.len();
+        r.order.push_back(tag.to_owned());
+        r.map.insert(tag.to_owned(), body);
     }
 
     pub fn store_body(&self, unit: &str, as_of: NaiveDate, revs: Revs, body: Body) {

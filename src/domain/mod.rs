@@ -6,6 +6,7 @@ pub mod codes;
 pub mod gaps;
 pub mod import;
 pub mod obligation;
+pub mod search;
 pub mod text;
 
 use serde::Serialize;

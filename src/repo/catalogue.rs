@@ -339,6 +339,17 @@ pub fn versions_of(
         .load(conn)
 }
 
+/// Every version of every procedure in every scope, and every decision.
+pub fn every_version(conn: &mut DbConnection) -> QueryResult<(Vec<VersionRow>, Vec<DecisionRow>)> {
+    let versions = procedure_versions::table
+        .select(VersionRow::as_select())
+        .load(conn)?;
+    let decisions = decisions::table
+        .select(DecisionRow::as_select())
+        .load(conn)?;
+    Ok((versions, decisions))
+}
+
 fn into_timelines(rows: Vec<VersionRow>) -> QueryResult<Timelines> {
     let mut out: Timelines = HashMap::new();
     for row in rows {
@@ -476,6 +487,8 @@ pub fn apply(
 
 #[derive(Debug, Default)]
 pub struct DecisionFilter {
+    /// The matching key of a number (`codes::normalize_decision_number`).
+    pub number_norm: Option<String>,
     pub scope: Option<String>,
     pub kind: Option<String>,
     pub procedure: Option<String>,
@@ -496,6 +509,9 @@ pub fn list_decisions(
         .into_boxed();
     if let Some(scope) = &f.scope {
         query = query.filter(decisions::scope.eq(scope.clone()));
+    }
+    if let Some(norm) = &f.number_norm {
+        query = query.filter(decisions::number_norm.eq(norm.clone()));
     }
     if let Some(kind) = &f.kind {
         query = query.filter(decisions::kind.eq(kind.clone()));

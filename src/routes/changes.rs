@@ -97,6 +97,9 @@ pub async fn get_changes(
         })
         .await?;
     let format = negotiate(&req, query.format);
+    if format == Format::Json {
+        return super::fresh::hashed_json(&req, &feed, None);
+    }
     let name = format!("niemyet-changes-{since}");
     respond(format, &feed, || changes_table(&feed), &name)
 }

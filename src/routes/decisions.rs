@@ -45,6 +45,10 @@ pub struct DecisionQuery {
     pub kind: Option<DecisionKind>,
     /// Only decisions with an item for this procedure code.
     pub procedure: Option<String>,
+    /// The decision with this number, written as anyone writes it: case, spaces, and `Đ` or
+    /// `D` do not matter (`163/qd-btp` finds `163/QĐ-BTP`), as postings match numbers.
+    #[param(example = "163/QĐ-BTP")]
+    pub number: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -127,6 +131,7 @@ pub struct DecisionDetail {
 )]
 #[get("/decisions")]
 pub async fn list_decisions(
+    req: HttpRequest,
     db: web::Data<Db>,
     query: web::Query<DecisionQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -156,7 +161,17 @@ pub async fn list_decisions(
             Some((date, id.to_owned()))
         }
     };
+    let number = match query.number.as_deref().map(crate::domain::text::nfc) {
+        Some(n) if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
+            return Err(ApiError::validation_one(
+                "number",
+                "must be a decision number of 1 to 100 characters",
+            ));
+        }
+        other => other.map(|n| crate::domain::codes::normalize_decision_number(&n)),
+    };
     let filter = DecisionFilter {
+        number_norm: number,
         scope: scope.map(|s| s.as_str().to_owned()),
         kind: query.kind.map(|k| match k {
             DecisionKind::Announcement => "announcement".to_owned(),
@@ -188,9 +203,7 @@ pub async fn list_decisions(
             decision_view(d, n)
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, catalogue))
-        .json(DecisionPage { items, next_cursor }))
+    super::fresh::tagged_json(&req, catalogue, &DecisionPage { items, next_cursor })
 }
 
 async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
@@ -231,15 +244,14 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
 )]
 #[get("/decisions/{id}")]
 pub async fn get_decision(
+    req: HttpRequest,
     db: web::Data<Db>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     super::check_id(&id, "decision")?;
     let detail = load_detail(&db, id).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, decision_etag(&detail)))
-        .json(detail))
+    super::fresh::tagged_json(&req, decision_etag(&detail), &detail)
 }
 
 /// A decision never changes once recorded: its ETag names its id and the versions it produced.

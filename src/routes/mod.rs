@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod decisions;
 pub mod export;
+pub mod fresh;
 pub mod health;
 pub mod inspections;
 pub mod obligation;
@@ -188,6 +189,19 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
             format!("must be between 1 and {MAX_LIMIT}"),
         )),
     }
+}
+
+/// A search's text, NFC, at most 200 characters (`None` when it holds no letter or digit: only
+/// punctuation is no search at all).
+pub fn search_text(q: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = q else { return Ok(None) };
+    if q.chars().count() > 200 {
+        return Err(ApiError::validation_one(
+            "q",
+            "must be at most 200 characters long",
+        ));
+    }
+    Ok(Some(crate::domain::text::nfc(q)).filter(|s| s.chars().any(char::is_alphanumeric)))
 }
 
 /// Search key for `q` (see `text::search_key`); at most 200 characters.

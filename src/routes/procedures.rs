@@ -1,20 +1,23 @@
 //! The procedure catalogue: search, and one procedure with its whole version history.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{decode_cursor, encode_cursor, page_limit, search_key};
+use super::fresh::Freshness;
+use super::{decode_cursor, encode_cursor, page_limit};
+use crate::cache::ReportCache;
+use crate::cache::view::{CatalogueView, ListFilter, Listed, StatusFilter as ListStatus};
 use crate::db::Db;
-use crate::domain::catalogue::{Channel, Level, applicable, levels_from_db};
+use crate::domain::catalogue::{Channel, Level};
 use crate::domain::codes::ProcedureCode;
 use crate::domain::obligation::{PostingPlace, describe_rule};
+use crate::domain::search::Quality;
 use crate::error::{ApiError, Problem};
-use crate::repo::catalogue::{self as repo, DecisionRow, VersionRow};
-use crate::repo::sectors;
+use crate::repo::catalogue::{DecisionRow, VersionRow};
 use crate::services::ServiceError;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -34,7 +37,9 @@ pub struct ProcedureQuery {
     pub level: Option<Level>,
     /// Sector code (see `/sectors`).
     pub sector: Option<String>,
-    /// Search in names and codes, ignoring case and diacritics (`khai sinh`, `dang ky`).
+    /// Search, as a citizen types: names (with or without diacritics, words in any order, the
+    /// last one cut short, a typo, everyday names such as `sổ đỏ`) and codes (`1.001193`, or a
+    /// prefix such as `1.0011`). Results come best first.
     pub q: Option<String>,
     /// The date the catalogue is read for (default today).
     pub as_of: Option<NaiveDate>,
@@ -63,6 +68,34 @@ pub enum ProcedureStatus {
     NotYetInForce,
 }
 
+/// How a procedure matched a search.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// The code, or a prefix of it.
+    Code,
+    /// The whole name.
+    Exact,
+    /// The words of the query, in a row.
+    Phrase,
+    /// Every word of the query.
+    AllWords,
+    /// Most of the query: a weak match, to show as such.
+    SomeWords,
+}
+
+impl From<Quality> for MatchKind {
+    fn from(q: Quality) -> Self {
+        match q {
+            Quality::Code => MatchKind::Code,
+            Quality::Exact => MatchKind::Exact,
+            Quality::Phrase => MatchKind::Phrase,
+            Quality::AllWords => MatchKind::AllWords,
+            Quality::SomeWords => MatchKind::SomeWords,
+        }
+    }
+}
+
 /// A procedure as it applies on the date asked.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProcedureSummary {
@@ -86,6 +119,10 @@ pub struct ProcedureSummary {
     pub content_hash: String,
     /// Where the commune-level version is posted (`elsewhere` when it has no commune level).
     pub posting_place: Option<PostingPlace>,
+    /// With `q`: how the procedure matched (the list is in rank order, best first); `null`
+    /// without a search.
+    #[serde(rename = "match")]
+    pub matched: Option<MatchKind>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,101 +131,156 @@ pub struct ProcedurePage {
     pub next_cursor: Option<String>,
 }
 
-fn sector_ref(names: &HashMap<String, String>, code: &str) -> SectorRef {
-    SectorRef {
-        code: code.to_owned(),
-        name: names.get(code).cloned().unwrap_or_default(),
+fn summary(view: &CatalogueView, listed: &Listed<'_>) -> ProcedureSummary {
+    let v = &listed.version.row;
+    ProcedureSummary {
+        code: v.procedure_code.clone(),
+        name: v.name.clone(),
+        sector: SectorRef {
+            code: v.sector_code.clone(),
+            name: view.sector_name(&v.sector_code),
+        },
+        levels: listed.version.levels.clone(),
+        status: if v.abolished {
+            ProcedureStatus::Abolished
+        } else {
+            ProcedureStatus::InForce
+        },
+        scope: v.scope.clone(),
+        version_id: v.id.clone(),
+        decision_id: v.decision_id.clone(),
+        announced_by: v.announced_by.clone(),
+        effective_from: v.valid_from,
+        effective_to: v.valid_to,
+        content_hash: v.content_hash.clone(),
+        posting_place: v.posting_place.as_deref().and_then(PostingPlace::parse),
+        matched: listed.quality.map(MatchKind::from),
     }
 }
 
-/// Search the catalogue as it applies on a date, in a province.
+/// The catalogue view: from memory when it is known current, else through the database.
+async fn view(db: &Db, cache: &web::Data<ReportCache>) -> Result<Arc<CatalogueView>, ApiError> {
+    if let Some(view) = cache.current_view() {
+        return Ok(view);
+    }
+    let cache = cache.clone().into_inner();
+    Ok(db
+        .run(move |conn| -> Result<_, ServiceError> { Ok(cache.view(conn)?) })
+        .await?)
+}
+
+/// 422 unless `province` (when given) is a province, from memory when the units are loaded.
+async fn known_province(
+    db: &Db,
+    cache: &ReportCache,
+    province: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(code) = province else {
+        return Ok(());
+    };
+    match cache.is_province(code) {
+        Some(true) => Ok(()),
+        Some(false) => Err(ApiError::validation_one(
+            "province",
+            format!("there is no province {code}"),
+        )),
+        None => {
+            let code = code.to_owned();
+            Ok(db
+                .run(move |conn| super::check_province(conn, Some(&code)))
+                .await?)
+        }
+    }
+}
+
+/// A search's cursor: how many results the earlier pages held.
+fn rank_cursor(offset: usize) -> String {
+    encode_cursor(&format!("rank:{offset}"))
+}
+
+/// Search the catalogue as it applies on a date, in a province. Without `q`, procedures come in
+/// code order; with `q`, in rank order, best first, each with how it matched (see the README's
+/// "Searching the catalogue"). Answers carry an `ETag` (`If-None-Match` gives 304).
 #[utoipa::path(
     tag = "catalogue",
     params(ProcedureQuery),
     responses(
-        (status = 200, body = ProcedurePage),
+        (status = 200, body = ProcedurePage, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/procedures")]
 pub async fn list_procedures(
+    req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     query: web::Query<ProcedureQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)? as usize;
     let province = super::province_query(query.province.as_deref())?;
-    let q = search_key(query.q.as_deref())?;
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let q = super::search_text(query.q.as_deref())?;
+    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let date = super::as_of(query.as_of)?;
-    let status = query.status.unwrap_or_default();
-    let (rows, sector_names) = db
-        .run(move |conn| -> Result<_, ServiceError> {
-            super::check_province(conn, province.as_deref())?;
-            let names: HashMap<String, String> = sectors::list(conn)?
-                .into_iter()
-                .map(|s| (s.code, s.name))
-                .collect();
-            Ok((
-                repo::applicable_summaries(conn, date, province.as_deref())?,
-                names,
-            ))
-        })
-        .await?;
-    let mut items = Vec::new();
-    for v in rows {
-        if after
-            .as_ref()
-            .is_some_and(|a| v.procedure_code.as_str() <= a.as_str())
-        {
-            continue;
-        }
-        let keep_status = match status {
-            StatusFilter::InForce => !v.abolished,
-            StatusFilter::Abolished => v.abolished,
-            StatusFilter::All => true,
-        };
-        let levels: Vec<Level> = levels_from_db(&v.levels).into_iter().collect();
-        if !keep_status
-            || query.level.is_some_and(|l| !levels.contains(&l))
-            || query.sector.as_ref().is_some_and(|s| *s != v.sector_code)
-            || q.as_ref().is_some_and(|q| {
-                !v.name_search.contains(q.as_str()) && !v.procedure_code.starts_with(q.as_str())
-            })
-        {
-            continue;
-        }
-        if items.len() == limit + 1 {
-            break;
-        }
-        items.push(ProcedureSummary {
-            sector: sector_ref(&sector_names, &v.sector_code),
-            status: if v.abolished {
-                ProcedureStatus::Abolished
-            } else {
-                ProcedureStatus::InForce
-            },
-            code: v.procedure_code,
-            name: v.name,
-            levels,
-            scope: v.scope,
-            version_id: v.id,
-            decision_id: v.decision_id,
-            announced_by: v.announced_by,
-            effective_from: v.valid_from,
-            effective_to: v.valid_to,
-            content_hash: v.content_hash,
-            posting_place: v.posting_place.as_deref().and_then(PostingPlace::parse),
-        });
+    known_province(&db, &cache, province.as_deref()).await?;
+    let view = view(&db, &cache).await?;
+    let fresh = Freshness::of_revision(&req, view.revision, date, query.as_of);
+    if let Some(not_modified) = fresh.not_modified(&req) {
+        return Ok(not_modified);
     }
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|p| encode_cursor(&p.code))
-    } else {
-        None
+    let filter = ListFilter {
+        as_of: date,
+        province: province.as_deref(),
+        level: query.level,
+        sector: query.sector.as_deref(),
+        status: match query.status.unwrap_or_default() {
+            StatusFilter::InForce => ListStatus::InForce,
+            StatusFilter::Abolished => ListStatus::Abolished,
+            StatusFilter::All => ListStatus::All,
+        },
     };
-    Ok(HttpResponse::Ok().json(ProcedurePage { items, next_cursor }))
+    fresh.json(&req, &cache, || {
+        let (listed, next_cursor) = match &q {
+            Some(q) => {
+                let offset = match cursor.as_deref().map(|c| c.strip_prefix("rank:")) {
+                    None => 0,
+                    Some(Some(n)) => n
+                        .parse::<usize>()
+                        .map_err(|_| ApiError::BadRequest("invalid cursor".into()))?,
+                    Some(None) => {
+                        return Err(ApiError::BadRequest(
+                            "this cursor is from a list without `q`".into(),
+                        ));
+                    }
+                };
+                let mut listed = view.search(q, &filter, offset, limit);
+                let next = (listed.len() > limit).then(|| rank_cursor(offset + limit));
+                listed.truncate(limit);
+                (listed, next)
+            }
+            None => {
+                if cursor.as_deref().is_some_and(|c| c.starts_with("rank:")) {
+                    return Err(ApiError::BadRequest(
+                        "this cursor is from a search; send it with the same `q`".into(),
+                    ));
+                }
+                let mut listed = view.list(&filter, cursor.as_deref(), limit);
+                let next = (listed.len() > limit)
+                    .then(|| {
+                        listed
+                            .get(limit - 1)
+                            .map(|l| encode_cursor(&l.version.row.procedure_code))
+                    })
+                    .flatten();
+                listed.truncate(limit);
+                (listed, next)
+            }
+        };
+        let items = listed.iter().map(|l| summary(&view, l)).collect();
+        Ok(ProcedurePage { items, next_cursor })
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -292,11 +384,13 @@ pub struct ProcedureDetail {
     pub versions: Vec<VersionHistoryItem>,
 }
 
-fn version_view(
-    row: &VersionRow,
-    decision: &DecisionRow,
-    names: &HashMap<String, String>,
-) -> Result<ProcedureVersion, ApiError> {
+fn decision_ref(view: &CatalogueView, id: &str) -> Result<DecisionRef, ApiError> {
+    view.decision(id).map(DecisionRef::from).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("decision {id} of a version is not loaded"))
+    })
+}
+
+fn version_view(view: &CatalogueView, row: &VersionRow) -> Result<ProcedureVersion, ApiError> {
     let content = row.content().map_err(ApiError::internal)?;
     Ok(ProcedureVersion {
         id: row.id.clone(),
@@ -304,10 +398,13 @@ fn version_view(
         abolished: row.abolished,
         valid_from: row.valid_from,
         valid_to: row.valid_to,
-        decision: decision.into(),
+        decision: decision_ref(view, &row.decision_id)?,
         announced_by: row.announced_by.clone(),
         content_hash: row.content_hash.clone(),
-        sector: sector_ref(names, &content.sector_code),
+        sector: SectorRef {
+            name: view.sector_name(&content.sector_code),
+            code: content.sector_code,
+        },
         name: content.name,
         levels: content.levels.into_iter().collect(),
         channels: content.channels,
@@ -334,7 +431,8 @@ fn version_view(
     tag = "catalogue",
     params(("code" = String, Path, description = "Procedure code", example = "1.001193"), ProcedureDetailQuery),
     responses(
-        (status = 200, body = ProcedureDetail),
+        (status = 200, body = ProcedureDetail, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -342,7 +440,9 @@ fn version_view(
 )]
 #[get("/procedures/{code}")]
 pub async fn get_procedure(
+    req: HttpRequest,
     db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
     path: web::Path<String>,
     query: web::Query<ProcedureDetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -351,59 +451,50 @@ pub async fn get_procedure(
     let query = query.into_inner();
     let province = super::province_query(query.province.as_deref())?;
     let date = super::as_of(query.as_of)?;
-    let lookup = code.clone();
-    let checked = province.clone();
-    let (rows, names) = db
-        .run(move |conn| -> Result<_, ServiceError> {
-            super::check_province(conn, checked.as_deref())?;
-            let names: HashMap<String, String> = sectors::list(conn)?
-                .into_iter()
-                .map(|s| (s.code, s.name))
-                .collect();
-            Ok((repo::versions_of(conn, lookup.as_str())?, names))
-        })
-        .await?;
-    if rows.is_empty() {
+    known_province(&db, &cache, province.as_deref()).await?;
+    let view = view(&db, &cache).await?;
+    let versions = view.versions_of(code.as_str());
+    if versions.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no procedure {code} in the catalogue"
         )));
     }
-    let versions_only: Vec<VersionRow> = rows.iter().map(|(v, _)| v.clone()).collect();
-    let chosen = applicable(&versions_only, province.as_deref(), date);
-    let status = match chosen {
-        Some(v) if v.abolished => ProcedureStatus::Abolished,
-        Some(_) => ProcedureStatus::InForce,
-        None => ProcedureStatus::NotYetInForce,
-    };
-    let applicable_view = match chosen {
-        Some(v) => {
-            let (row, decision) = rows.iter().find(|(r, _)| r.id == v.id).ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("applicable version vanished"))
-            })?;
-            Some(version_view(row, decision, &names)?)
-        }
-        None => None,
-    };
-    let versions = rows
-        .iter()
-        .map(|(r, d)| VersionHistoryItem {
-            id: r.id.clone(),
-            scope: r.scope.clone(),
-            abolished: r.abolished,
-            valid_from: r.valid_from,
-            valid_to: r.valid_to,
-            decision: d.into(),
-            announced_by: r.announced_by.clone(),
-            content_hash: r.content_hash.clone(),
-            name: r.name.clone(),
+    let fresh = Freshness::of_revision(&req, view.revision, date, query.as_of);
+    if let Some(not_modified) = fresh.not_modified(&req) {
+        return Ok(not_modified);
+    }
+    fresh.json(&req, &cache, || {
+        let chosen = view.applicable(code.as_str(), province.as_deref(), date);
+        let status = match chosen {
+            Some(v) if v.row.abolished => ProcedureStatus::Abolished,
+            Some(_) => ProcedureStatus::InForce,
+            None => ProcedureStatus::NotYetInForce,
+        };
+        let applicable_view = chosen.map(|v| version_view(&view, &v.row)).transpose()?;
+        let versions = versions
+            .iter()
+            .map(|v| {
+                let r = &v.row;
+                Ok(VersionHistoryItem {
+                    id: r.id.clone(),
+                    scope: r.scope.clone(),
+                    abolished: r.abolished,
+                    valid_from: r.valid_from,
+                    valid_to: r.valid_to,
+                    decision: decision_ref(&view, &r.decision_id)?,
+                    announced_by: r.announced_by.clone(),
+                    content_hash: r.content_hash.clone(),
+                    name: r.name.clone(),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(ProcedureDetail {
+            code: code.to_string(),
+            as_of: date,
+            province,
+            status,
+            applicable: applicable_view,
+            versions,
         })
-        .collect();
-    Ok(HttpResponse::Ok().json(ProcedureDetail {
-        code: code.to_string(),
-        as_of: date,
-        province,
-        status,
-        applicable: applicable_view,
-        versions,
-    }))
+    })
 }

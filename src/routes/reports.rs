@@ -130,20 +130,7 @@ pub async fn get_commune_report(
     let format = negotiate(&req, query.format);
     if format == Format::Json {
         // The compressed form is made once, when the report is computed.
-        let gzip = req
-            .headers()
-            .get(actix_web::http::header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',').any(|e| {
-                    let mut parts = e.split(';').map(str::trim);
-                    parts.next() == Some("gzip")
-                        && parts.all(|p| {
-                            p.strip_prefix("q=")
-                                .is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0))
-                        })
-                })
-            });
+        let gzip = crate::http::accepts_gzip(req.headers());
         let mut response = HttpResponse::Ok();
         response
             .content_type("application/json")

@@ -73,6 +73,7 @@ pub struct SectorDetail {
 )]
 #[get("/sectors")]
 pub async fn list_sectors(
+    req: HttpRequest,
     db: web::Data<Db>,
     query: web::Query<SectorQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -113,7 +114,7 @@ pub async fn list_sectors(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(SectorPage { items, next_cursor }))
+    super::fresh::hashed_json(&req, &SectorPage { items, next_cursor }, query.as_of)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -139,6 +140,7 @@ pub struct SectorDetailQuery {
 )]
 #[get("/sectors/{code}")]
 pub async fn get_sector(
+    req: HttpRequest,
     db: web::Data<Db>,
     path: web::Path<String>,
     query: web::Query<SectorDetailQuery>,
@@ -172,13 +174,14 @@ pub async fn get_sector(
             *by_level.entry(level.as_str().to_owned()).or_default() += 1;
         }
     }
-    Ok(HttpResponse::Ok().json(SectorDetail {
+    let detail = SectorDetail {
         code: sector.code,
         name: sector.name,
         as_of: date,
         procedures_in_force: total,
         by_level,
-    }))
+    };
+    super::fresh::hashed_json(&req, &detail, query.as_of)
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

@@ -11,7 +11,7 @@
 //! | `niemyet_db_pool_timeouts_total` | waits that gave up (answered 503) |
 //! | `niemyet_heavy_wait_seconds` | time a heavy report waited for its turn |
 //! | `niemyet_heavy_busy_total` | heavy reports told to come back (503) |
-//! | `niemyet_report_cache_lookups_total{cache,outcome}` | report bodies and commune summaries found in memory (`hit`) or not (`miss`) |
+//! | `niemyet_report_cache_lookups_total{cache,outcome}` | report bodies, commune summaries, the catalogue and public catalogue answers found in memory (`hit`) or not (`miss`) |
 //! | `niemyet_report_computations_total{kind}` | commune reports and summaries computed, national reports assembled |
 //! | `niemyet_rows_written_total{kind}` | posting lines and catalogue records written by requests |
 //! | `niemyet_rate_limited_total{class}` | requests refused with 429, per `public` or `token` limit |
@@ -65,6 +65,10 @@ struct ClassLabels {
 pub enum Cache {
     Body,
     Summary,
+    /// The catalogue as the public reads it.
+    Catalogue,
+    /// Public catalogue answers, whole.
+    Response,
 }
 
 /// What was computed.
@@ -239,6 +243,8 @@ impl Metrics {
         let cache = match cache {
             Cache::Body => "body",
             Cache::Summary => "summary",
+            Cache::Catalogue => "catalogue",
+            Cache::Response => "response",
         };
         let outcome = if hit { "hit" } else { "miss" };
         self.0

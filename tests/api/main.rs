@@ -27,5 +27,6 @@ mod operations;
 mod postings;
 mod procedures;
 mod reports;
+mod search;
 mod sectors;
 mod units;
