@@ -210,7 +210,13 @@ fn postgres_template(admin_url: &str, demo: bool) -> String {
     TEMPLATES[usize::from(demo)]
         .get_or_init(|| {
             let key = template_key();
-            let name = format!("niemyet_tpl_{key}_{}", if demo { "demo" } else { "plain" });
+            // Templates are named after the checkout too: two checkouts testing on one server
+            // (a working tree and CI's clean clone) each keep, and clean up, only their own.
+            let checkout = hex::encode(&Sha256::digest(env!("CARGO_MANIFEST_DIR").as_bytes())[..4]);
+            let name = format!(
+                "niemyet_tpl_{checkout}_{key}_{}",
+                if demo { "demo" } else { "plain" }
+            );
             let mut admin = PgConnection::establish(admin_url).expect("a PostgreSQL connection");
             // One builder at a time, across test processes too.
             admin
@@ -223,8 +229,8 @@ fn postgres_template(admin_url: &str, demo: bool) -> String {
             .expect("the query runs");
             if !exists {
                 let stale: Vec<String> = pg_database::table
-                    .filter(pg_database::datname.like("niemyet_tpl_%"))
-                    .filter(pg_database::datname.not_like(format!("niemyet_tpl_{key}%")))
+                    .filter(pg_database::datname.like(format!("niemyet_tpl_{checkout}_%")))
+                    .filter(pg_database::datname.not_like(format!("niemyet_tpl_{checkout}_{key}%")))
                     .select(pg_database::datname)
                     .load(&mut admin)
                     .unwrap_or_default();
