@@ -58,7 +58,7 @@ impl From<PostingRow> for Posting {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PostingList {
+pub struct CommunePostings {
     pub commune: String,
     pub as_of: NaiveDate,
     pub items: Vec<Posting>,
@@ -114,7 +114,7 @@ async fn authorize(
     params(("code" = String, Path, description = "Commune code", example = "23764"), AsOfQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = PostingList, headers(("ETag" = String, description = "Of the current inventory"))),
+        (status = 200, body = CommunePostings, headers(("ETag" = String, description = "Of the current inventory"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -144,7 +144,7 @@ pub async fn list_postings(
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, inventory_etag(&open)))
-        .json(PostingList {
+        .json(CommunePostings {
             commune: code.to_string(),
             as_of,
             items: rows.into_iter().map(Posting::from).collect(),
