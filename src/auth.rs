@@ -479,6 +479,18 @@ impl Gate for ProvinceReaders {
     }
 }
 
+/// Who manages webhook subscriptions: an admin, or an auditor of a province (for its own
+/// province's, which the handler checks against the subscription).
+pub struct WebhookManagers;
+
+impl Gate for WebhookManagers {
+    fn check(identity: &Identity, _: &HttpRequest) -> Result<(), Denied> {
+        let allowed = identity.role == Role::Admin
+            || (identity.role == Role::Auditor && identity.unit.is_some());
+        identity.allowed(allowed, "webhooks (admins, and a province's auditors)")
+    }
+}
+
 /// Who reads across the country: a national auditor or an admin.
 pub struct NationalReaders;
 

@@ -22,6 +22,11 @@
 //! | `NIEMYET_RATE_EXEMPT` | comma-separated addresses never limited (the portal's servers) | none |
 //! | `NIEMYET_TRUSTED_PROXIES` | comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client | none |
 //! | `NIEMYET_METRICS_TOKEN` | bearer token a Prometheus scraper sends for `/metrics` (at least 16 characters; admins' tokens work too) | none |
+//! | `NIEMYET_WEBHOOKS_KEY` | base64 of 32 bytes: webhook secrets are stored encrypted with it (AES-256-GCM) | none: stored as they are |
+//! | `NIEMYET_WEBHOOKS_ALLOW_PRIVATE` | allow webhook targets on loopback, private or link-local addresses (tests, intranets) | `false` |
+//! | `NIEMYET_WEBHOOKS_RETRY_SCALE` | multiplies the retry schedule (about 3 days); tests shrink it | `1` |
+//! | `NIEMYET_WEBHOOKS_TIMEOUT_SECS` | how long a receiver has to answer one delivery | 15 |
+//! | `NIEMYET_WEBHOOKS_DELIVER` | run the webhook worker in this instance (events are written either way) | `true` |
 //! | `NIEMYET_SEED` | load the bundled units, catalogue and holidays into an empty database | `true` |
 //! | `NIEMYET_DEMO` | demo postings and decisions, loaded only into a database this start seeds | `true` in development, `false` in production |
 //! | `NIEMYET_CORS_ORIGINS` | comma-separated origins (`https://host[:port]`) whose pages may call the API from a browser | none |
@@ -100,6 +105,9 @@ pub struct Settings {
     pub rates: RateSettings,
     /// The bearer token that may read `/metrics` besides an admin's.
     pub metrics_token: Option<Secret>,
+    pub webhooks: WebhookSettings,
+    /// The clock the daily work reads (the system's, unless a test sets another).
+    pub clock: crate::clock::Clock,
     pub seed: bool,
     pub demo: bool,
     pub log_format: LogFormat,
@@ -122,6 +130,18 @@ fn addresses(name: &str, raw: Option<String>) -> Result<Vec<std::net::IpAddr>, C
             })
         })
         .collect()
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// The key secrets are sealed with at rest, if any.
+    pub key: Option<[u8; 32]>,
+    pub allow_private: bool,
+    pub retry_scale: f64,
+    /// Whether this instance runs the worker (writes the day's events, sends deliveries).
+    pub deliver: bool,
+    pub timeout: Duration,
 }
 
 /// Checks one CORS origin: a scheme, a host and an optional port, nothing else (browsers send
@@ -264,6 +284,57 @@ impl Settings {
                     get("NIEMYET_TRUSTED_PROXIES"),
                 )?,
             },
+            webhooks: WebhookSettings {
+                key: match get("NIEMYET_WEBHOOKS_KEY") {
+                    None => None,
+                    Some(k) => {
+                        use base64::Engine;
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(k.as_bytes())
+                            .ok()
+                            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+                        Some(bytes.ok_or_else(|| {
+                            ConfigError(
+                                "NIEMYET_WEBHOOKS_KEY must be the base64 of 32 bytes \
+                                 (e.g. `openssl rand -base64 32`)"
+                                    .into(),
+                            )
+                        })?)
+                    }
+                },
+                allow_private: match get("NIEMYET_WEBHOOKS_ALLOW_PRIVATE").as_deref() {
+                    None | Some("false") | Some("0") => false,
+                    Some("true") | Some("1") => true,
+                    Some(other) => {
+                        return Err(ConfigError(format!(
+                            "NIEMYET_WEBHOOKS_ALLOW_PRIVATE must be true or false, not `{other}`"
+                        )));
+                    }
+                },
+                retry_scale: match get("NIEMYET_WEBHOOKS_RETRY_SCALE") {
+                    None => 1.0,
+                    Some(v) => v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| (0.0..=100.0).contains(s))
+                        .ok_or_else(|| {
+                            ConfigError(format!(
+                                "NIEMYET_WEBHOOKS_RETRY_SCALE must be a number from 0 to 100, not `{v}`"
+                            ))
+                        })?,
+                },
+                timeout: Duration::from_secs(number("NIEMYET_WEBHOOKS_TIMEOUT_SECS", 15, 1, 300)?),
+                deliver: match get("NIEMYET_WEBHOOKS_DELIVER").as_deref() {
+                    None | Some("true") | Some("1") => true,
+                    Some("false") | Some("0") => false,
+                    Some(other) => {
+                        return Err(ConfigError(format!(
+                            "NIEMYET_WEBHOOKS_DELIVER must be true or false, not `{other}`"
+                        )));
+                    }
+                },
+            },
+            clock: crate::clock::Clock::System,
             metrics_token: match get("NIEMYET_METRICS_TOKEN") {
                 Some(t) if t.trim().chars().count() < 16 => {
                     return Err(ConfigError(

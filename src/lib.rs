@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod openapi;
 pub mod ratelimit;
 pub mod repo;

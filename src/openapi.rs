@@ -17,7 +17,7 @@ use utoipa_actix_web::AppExt;
         license(name = "MIT")
     ),
     servers((url = "/", description = "This server")),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Webhooks),
     tags(
         (name = "catalogue", description = "Procedures, sectors and the decisions that announce them"),
         (name = "units", description = "Provinces and communes"),
@@ -27,6 +27,7 @@ use utoipa_actix_web::AppExt;
         (name = "obligation", description = "Who must post what: the posting list, the province's posting places and the sector table"),
         (name = "inspections", description = "Inspections of a commune's posting, frozen on the day, and their follow-up"),
         (name = "audit", description = "Who changed what, and when"),
+        (name = "webhooks", description = "Subscriptions to events, their deliveries and replays; the events themselves are under `webhooks`"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -46,6 +47,118 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The events a subscription receives, as OpenAPI 3.1's top-level `webhooks`: one `POST` per
+/// event type, with the Standard Webhooks headers and the body's schema.
+struct Webhooks;
+
+impl Modify for Webhooks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::notify::payload::{
+            DecisionRecordedEvent, FindingsOverdueEvent, InspectionRecordedEvent,
+            ItemsEffectiveEvent,
+        };
+        use utoipa::ToSchema;
+        use utoipa::openapi::{RefOr, schema::Schema};
+
+        let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+        fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> String {
+            T::schemas(schemas);
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::name().into_owned()
+        }
+        let events = [
+            (
+                "decision.recorded",
+                add::<DecisionRecordedEvent>(&mut schemas),
+                "A decision was recorded",
+                "Sent within seconds of the decision's commit, with the communes it asks to post, \
+                 re-post or take down something and their due dates.",
+            ),
+            (
+                "items.effective",
+                add::<ItemsEffectiveEvent>(&mut schemas),
+                "Decision items take effect today",
+                "Sent each morning (Vietnam's time) that items take effect.",
+            ),
+            (
+                "findings.overdue",
+                add::<FindingsOverdueEvent>(&mut schemas),
+                "Communes fell overdue today",
+                "Sent each morning: the communes whose first finding became overdue that day.",
+            ),
+            (
+                "inspection.recorded",
+                add::<InspectionRecordedEvent>(&mut schemas),
+                "An inspection was recorded",
+                "Sent within seconds of the inspection's commit.",
+            ),
+        ];
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in schemas {
+            components.schemas.entry(name).or_insert(schema);
+        }
+        let header = |name: &str, kind: &str, description: &str| {
+            serde_json::json!({
+                "name": name, "in": "header", "required": true,
+                "schema": { "type": kind }, "description": description,
+            })
+        };
+        let parameters = [
+            header(
+                "webhook-id",
+                "string",
+                "The event's id: the same on every attempt and replay (drop duplicates by it)",
+            ),
+            header(
+                "webhook-timestamp",
+                "integer",
+                "When this attempt was sent, in seconds since 1970; refuse one too far from your clock",
+            ),
+            header(
+                "webhook-signature",
+                "string",
+                "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` under \
+                 the secret's bytes (after `whsec_`, base64-decoded); two, space-separated, while a \
+                 rotated secret still signs",
+            ),
+        ];
+        let items: serde_json::Map<String, serde_json::Value> = events
+            .into_iter()
+            .map(|(event, schema, summary, description)| {
+                let operation = serde_json::json!({
+                    "post": {
+                        "tags": ["webhooks"],
+                        "operationId": format!("on_{}", event.replace('.', "_")),
+                        "summary": summary,
+                        "description": description,
+                        "parameters": parameters,
+                        "requestBody": {
+                            "required": true,
+                            "content": { "application/json": {
+                                "schema": { "$ref": format!("#/components/schemas/{schema}") }
+                            } }
+                        },
+                        "responses": {
+                            "2XX": { "description": "Received: the delivery is done" },
+                            "410": { "description": "Gone: the subscription is turned off; nothing more is sent" },
+                            "default": { "description": "Anything else, or no answer within 15 s: \
+                                sent again later, for about three days" }
+                        }
+                    }
+                });
+                (event.to_owned(), operation)
+            })
+            .collect();
+        openapi
+            .extensions
+            .get_or_insert_with(Default::default)
+            .merge(utoipa::openapi::extensions::Extensions::from_iter([(
+                "webhooks",
+                serde_json::Value::Object(items),
+            )]));
     }
 }
 

@@ -19,6 +19,8 @@ use crate::seed;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The webhook worker (unless turned off), stopped when dropped.
+    notify: Option<crate::notify::Stop>,
 }
 
 /// What start-up loads into an empty database.
@@ -104,9 +106,13 @@ impl Application {
         let db = Db::new(pool, settings.heavy, metrics.clone());
         let counters = Counters::new();
         counters::watch(settings.database.clone(), &counters);
-        let server = run(listener, (db, metrics), counters, keys, &settings)?;
+        let (server, notify) = run(listener, (db, metrics), counters, keys, &settings)?;
         tracing::info!(address = %listener_address(&settings.bind, port), "listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            notify,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -115,6 +121,8 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests (up to 30 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The webhook worker stops with the server, or when this future is dropped unfinished.
+        let _notify = self.notify;
         self.server.await
     }
 }
@@ -135,7 +143,7 @@ fn run(
     counters: std::sync::Arc<Counters>,
     keys: JwtKeys,
     settings: &Settings,
-) -> anyhow::Result<Server> {
+) -> anyhow::Result<(Server, Option<crate::notify::Stop>)> {
     let policy = web::Data::new(crate::http::HttpPolicy {
         cors_origins: settings.cors_origins.clone(),
         request_timeout: settings.request_timeout,
@@ -143,6 +151,10 @@ fn run(
     });
     let imports = web::Data::new(routes::catalogue::ImportSlots::new(settings.max_imports));
     let rates = web::Data::new(crate::ratelimit::RateLimits::new(settings.rates.clone()));
+    let webhook_policy = web::Data::new(routes::webhooks::WebhookPolicy {
+        settings: settings.webhooks.clone(),
+        production: settings.environment == crate::config::Environment::Production,
+    });
     let metrics_access = web::Data::new(routes::health::MetricsAccess {
         token: settings.metrics_token.clone(),
     });
@@ -156,6 +168,18 @@ fn run(
     let mut conn = db.connection()?;
     cache.warm(&mut conn)?;
     drop(conn);
+    let notify = settings
+        .webhooks
+        .deliver
+        .then(|| {
+            crate::notify::start(
+                db.clone(),
+                cache.clone().into_inner(),
+                settings.webhooks.clone(),
+                settings.clock.clone(),
+            )
+        })
+        .transpose()?;
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
     let server = HttpServer::new(move || {
@@ -170,6 +194,7 @@ fn run(
             .app_data(rates.clone())
             .app_data(metrics.clone())
             .app_data(metrics_access.clone())
+            .app_data(webhook_policy.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(routes::path_config())
@@ -190,5 +215,5 @@ fn run(
     .shutdown_timeout(30)
     .listen(listener)?
     .run();
-    Ok(server)
+    Ok((server, notify))
 }

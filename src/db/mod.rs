@@ -202,17 +202,24 @@ pub enum WriteLock {
     Bulk,
     /// The stored commune summaries (derived data).
     Summaries,
+    /// Webhook subscriptions, and the marking of a day's events.
+    Webhooks,
+    /// Writes that lock only the rows they change (`SELECT … FOR UPDATE SKIP LOCKED`): the
+    /// webhook deliveries' leases and attempts. No advisory lock on PostgreSQL.
+    Rows,
 }
 
 impl WriteLock {
-    fn key(self) -> i64 {
-        match self {
+    fn key(self) -> Option<i64> {
+        Some(match self {
             WriteLock::Catalogue => 0x6e69_656d_0001,
             WriteLock::Reference => 0x6e69_656d_0002,
             WriteLock::Commune(code) => 0x6e69_0000_0000 + i64::from(code),
             WriteLock::Bulk => 0x6e69_656d_0003,
             WriteLock::Summaries => 0x6e69_656d_0004,
-        }
+            WriteLock::Webhooks => 0x6e69_656d_0005,
+            WriteLock::Rows => return None,
+        })
     }
 
     /// The lock of one commune's records.
@@ -236,9 +243,8 @@ where
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     } else {
         <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
-        if let DbConnection::Pg(c) = conn
-            && let Err(e) =
-                c.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key()))
+        if let (DbConnection::Pg(c), Some(key)) = (&mut *conn, lock.key())
+            && let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})"))
         {
             <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
             return Err(e.into());

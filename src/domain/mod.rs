@@ -8,6 +8,7 @@ pub mod import;
 pub mod obligation;
 pub mod search;
 pub mod text;
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;

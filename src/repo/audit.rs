@@ -42,10 +42,11 @@ pub enum Entity {
     Sector,
     SectorPlace,
     Units,
+    Webhook,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 10] = [
+    pub const ALL: [Entity; 11] = [
         Entity::Decision,
         Entity::Exemption,
         Entity::Holidays,
@@ -56,6 +57,7 @@ impl Entity {
         Entity::Sector,
         Entity::SectorPlace,
         Entity::Units,
+        Entity::Webhook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Entity {
             Entity::Sector => "sector",
             Entity::SectorPlace => "sector_place",
             Entity::Units => "units",
+            Entity::Webhook => "webhook",
         }
     }
 

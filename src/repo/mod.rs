@@ -10,6 +10,7 @@ pub mod revisions;
 pub mod sectors;
 pub mod summaries;
 pub mod units;
+pub mod webhooks;
 
 /// The database answers a trivial query.
 pub fn ping(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<()> {

@@ -17,6 +17,7 @@ pub mod reports;
 pub mod sectors;
 pub mod settings;
 pub mod units;
+pub mod webhooks;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
@@ -82,7 +83,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(inspections::list_inspections)
                 .service(inspections::get_inspection)
                 .service(inspections::get_follow_up)
-                .service(audit::list_audit),
+                .service(audit::list_audit)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_webhook_secret)
+                .service(webhooks::list_webhook_deliveries)
+                .service(webhooks::replay_webhook_delivery),
         );
 }
 
@@ -110,6 +119,43 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
         other => ApiError::BadRequest(format!("could not read the body: {other}")),
     }
+}
+
+/// A JSON body read after the handler has checked who is asking (where the scope is the
+/// stored resource's, not the path's): the same answers as the `Json` extractor.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<actix_web::mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON)
+        });
+    if !json {
+        return Err(json_error(JsonPayloadError::ContentType));
+    }
+    if bytes.len() > JSON_LIMIT {
+        return Err(json_error(JsonPayloadError::Overflow { limit: JSON_LIMIT }));
+    }
+    serde_json::from_slice(bytes).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+}
+
+/// A query read after the handler has checked who is asking: the same answers as the `Query`
+/// extractor.
+pub fn query_after<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            let detail = match e {
+                QueryPayloadError::Deserialize(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            ApiError::BadRequest(format!("invalid query parameters: {detail}"))
+        })
 }
 
 pub fn query_config() -> web::QueryConfig {

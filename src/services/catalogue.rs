@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::ServiceError;
 use super::etag;
-use super::write::{Actor, Audit, Counter, Guard, Tx, transact};
+use super::write::{Actor, Audit, Counter, Emit, Guard, Tx, transact};
 use crate::cache::counters::Committed;
 use crate::db::{DbConnection, WriteLock};
 use crate::domain::FieldError;
@@ -23,6 +23,7 @@ use crate::domain::codes::DecisionNumber;
 use crate::domain::import::{ImportRecord, parse_record};
 use crate::domain::obligation::PostingPlace;
 use crate::domain::text;
+use crate::domain::webhooks::EventType;
 use crate::repo::audit::Entity;
 use crate::repo::catalogue::{self as repo, DecisionRow};
 use crate::repo::sectors::{self, SectorRow};
@@ -119,6 +120,7 @@ pub fn create_decision(
                 "create",
                 Some(list_hash(&planned)),
             ));
+            tx.emit(decision_recorded(&decision));
             return Ok(decision.id);
         }
         let sectors = SectorPlacesOf {
@@ -179,7 +181,20 @@ fn record_decision(
     repo::apply(tx.conn, decision, planned)?;
     tx.bump(Counter::Catalogue);
     tx.audit(decision_audit(decision, action, after));
+    tx.emit(decision_recorded(decision));
     Ok(())
+}
+
+/// The webhook event of a recorded decision. Its data (the communes it concerns and their due
+/// dates) takes a computation over every commune in scope, which the delivery worker makes once,
+/// after the commit, rather than holding the catalogue's lock for it.
+fn decision_recorded(decision: &DecisionRow) -> Emit {
+    Emit {
+        kind: EventType::DecisionRecorded,
+        subject: decision.id.clone(),
+        scope: decision.scope.clone(),
+        data: None,
+    }
 }
 
 /// The audit entry of a decision (`after`: the hash of what it changed).

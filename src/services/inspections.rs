@@ -17,9 +17,10 @@ use utoipa::ToSchema;
 use super::ServiceError;
 use super::reports::{CommuneReport, ReportFinding, UnitRef, commune_report};
 use super::snapshot;
-use super::write::{Actor, Audit, Guard, transact};
+use super::write::{Actor, Audit, Emit, Guard, transact};
 use crate::cache::counters::Committed;
 use crate::db::{DbConnection, WriteLock};
+use crate::domain::webhooks::EventType;
 use crate::repo::audit::Entity;
 use crate::repo::inspections::{self as repo, InspectionHead, InspectionRow};
 
@@ -147,6 +148,24 @@ pub fn record(
             unit: Some(row.unit_code.clone()),
             before: None,
             after: Some(row.content_hash.clone()),
+        });
+        tx.emit(Emit {
+            kind: EventType::InspectionRecorded,
+            subject: row.id.clone(),
+            scope: row.province_code.clone(),
+            data: Some(crate::notify::to_value(
+                &crate::notify::payload::InspectionRecorded {
+                    inspection: crate::notify::payload::InspectionLink {
+                        id: row.id.clone(),
+                        commune: row.unit_code.clone(),
+                        province: row.province_code.clone(),
+                        inspected_on: row.inspected_on,
+                        finding_count: row.finding_count,
+                        completeness: row.completeness,
+                        url: format!("/api/v1/inspections/{}", row.id),
+                    },
+                },
+            )),
         });
         Ok(row)
     })

@@ -19,6 +19,7 @@ pub mod sectors;
 pub mod settings;
 pub mod snapshot;
 pub mod units;
+pub mod webhooks;
 pub mod write;
 
 pub use error::ServiceError;

@@ -9,7 +9,9 @@
 //! - the revision counters the write bumps ([`Tx::bump`]), returned with the values committed
 //!   as a [`Committed`], whose value is reached only by publishing them to the report cache;
 //! - the audit entries ([`Tx::audit`]), written in the same transaction, with the actor and the
-//!   request id filled in here.
+//!   request id filled in here;
+//! - the events for the webhooks' outbox ([`Tx::emit`]), written in the same transaction, each
+//!   with a delivery to every subscription that wants it.
 //!
 //! A service function reads like a plan: read the current state, check, change rows through
 //! `repo`, say what it bumped and what to audit.
@@ -19,8 +21,10 @@ use std::collections::BTreeSet;
 use crate::auth::Identity;
 use crate::cache::counters::Committed;
 use crate::db::{DbConnection, WriteLock, write_tx};
+use crate::domain::webhooks::EventType;
 use crate::repo::audit::{self, AuditEvent, Entity};
 use crate::repo::revisions;
+use crate::repo::webhooks::{self, EventRow};
 
 use super::ServiceError;
 use super::etag::check_if_match;
@@ -110,7 +114,19 @@ impl Counter {
     }
 }
 
-/// A write in progress: its connection, and what it will bump and audit.
+/// An event for the webhooks' outbox, written in the same transaction as the change it reports.
+#[derive(Debug, Clone)]
+pub struct Emit {
+    pub kind: EventType,
+    /// What it is about: a decision's or an inspection's id, a day.
+    pub subject: String,
+    /// `national`, or the province it concerns (which subscriptions receive it).
+    pub scope: String,
+    /// Its data, when known at once; otherwise the delivery worker computes it (once).
+    pub data: Option<serde_json::Value>,
+}
+
+/// A write in progress: its connection, and what it will bump, audit and emit.
 pub struct Tx<'c> {
     pub conn: &'c mut DbConnection,
     if_match: Option<&'c str>,
@@ -118,6 +134,7 @@ pub struct Tx<'c> {
     checked: bool,
     bumps: BTreeSet<Counter>,
     audits: Vec<Audit>,
+    emits: Vec<Emit>,
 }
 
 impl Tx<'_> {
@@ -136,6 +153,13 @@ impl Tx<'_> {
     /// Records `entry` in the audit log when the write commits.
     pub fn audit(&mut self, entry: Audit) {
         self.audits.push(entry);
+    }
+
+    /// Writes `event` to the webhooks' outbox when the write commits, with one delivery to
+    /// each subscription that wants it: a crash never loses an event of a committed change, nor
+    /// invents one for a change that rolled back.
+    pub fn emit(&mut self, event: Emit) {
+        self.emits.push(event);
     }
 }
 
@@ -156,6 +180,7 @@ pub fn transact<T>(
             checked: false,
             bumps: BTreeSet::new(),
             audits: Vec::new(),
+            emits: Vec::new(),
         };
         let value = change(&mut tx)?;
         let Tx {
@@ -164,6 +189,7 @@ pub fn transact<T>(
             checked,
             bumps,
             audits,
+            emits,
             ..
         } = tx;
         if if_match.is_some() && !checked {
@@ -187,6 +213,25 @@ pub fn transact<T>(
                     hash_after: entry.after.clone(),
                     request_id: actor.request_id.as_deref(),
                     client_request_id: actor.client_request_id.as_deref(),
+                },
+            )?;
+        }
+        let now = crate::repo::now();
+        for e in emits {
+            let data = e
+                .data
+                .map(|d| serde_json::to_string(&d))
+                .transpose()
+                .map_err(ServiceError::internal)?;
+            webhooks::record_event(
+                conn,
+                &EventRow {
+                    id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+                    kind: e.kind.as_str().to_owned(),
+                    occurred_at: now,
+                    subject: e.subject,
+                    scope: e.scope,
+                    data,
                 },
             )?;
         }

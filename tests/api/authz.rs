@@ -299,10 +299,40 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/reports/national", "ynnnnny"),
     ("POST", "/api/v1/sectors", "yynnnnn"),
     ("PUT", "/api/v1/sectors/{code}/posting-place", "ynnnnnn"),
+    // Admins, and a province's auditors for their own province's subscriptions (the one the
+    // matrix uses is Gia Lai's); the list shows an auditor of another province their own.
+    ("POST", "/api/v1/webhooks", "ynnnynn"),
+    ("GET", "/api/v1/webhooks", "ynnnyyn"),
+    ("GET", "/api/v1/webhooks/{id}", "ynnnynn"),
+    ("PATCH", "/api/v1/webhooks/{id}", "ynnnynn"),
+    ("DELETE", "/api/v1/webhooks/{id}", "ynnnynn"),
+    ("POST", "/api/v1/webhooks/{id}/rotate-secret", "ynnnynn"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", "ynnnynn"),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
+        "ynnnynn",
+    ),
 ];
+
+/// Webhook targets on 127.0.0.1 are allowed in the matrix's servers.
+const PRIVATE_TARGETS: &[(&str, &str)] = &[("NIEMYET_WEBHOOKS_ALLOW_PRIVATE", "true")];
+
+/// A subscription the matrix may create: Gia Lai's, to an address nobody listens on.
+fn webhook_body() -> Value {
+    json!({"url": "http://127.0.0.1:9/hooks", "events": ["inspection.recorded"], "province": GIA_LAI})
+}
+
+/// A webhook path with the matrix's subscription and delivery.
+fn webhook_path(path: &str, ids: &Ids) -> String {
+    path.replace("{id}", &ids.webhook)
+        .replace("{delivery_id}", &ids.delivery)
+}
 
 /// The ids a matrix run needs, created afresh in its own database.
 struct Ids {
+    webhook: String,
+    delivery: String,
     exemption: String,
     inspection: String,
     decision: String,
@@ -311,6 +341,12 @@ struct Ids {
 
 async fn create_ids(app: &TestApp) -> Ids {
     let admin = app.token(Role::Admin, None);
+    // Before the inspection, so that its event gives the subscription a delivery.
+    let webhook = app
+        .post_json("/api/v1/webhooks", &webhook_body(), Some(&admin))
+        .await;
+    assert_eq!(webhook.status, 201, "{}", webhook.text());
+    let webhook = webhook.json()["id"].as_str().unwrap_or_default().to_owned();
     let exemption = app
         .post_json(
             &format!("/api/v1/communes/{IA_GRAI}/exemptions"),
@@ -328,7 +364,15 @@ async fn create_ids(app: &TestApp) -> Ids {
         .await;
     assert_eq!(inspection.status, 201, "{}", inspection.text());
     let first = |v: Value, key: &str| v["items"][0][key].as_str().unwrap_or_default().to_owned();
+    let delivery = first(
+        app.get_as(&format!("/api/v1/webhooks/{webhook}/deliveries"), &admin)
+            .await,
+        "id",
+    );
+    assert!(!delivery.is_empty(), "the inspection's delivery");
     Ids {
+        webhook,
+        delivery,
         exemption: exemption.json()["id"]
             .as_str()
             .unwrap_or_default()
@@ -358,6 +402,7 @@ async fn matrix_call(
         p if p.starts_with("/api/v1/inspections/{id}") => {
             fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.inspection)
         }
+        p if p.starts_with("/api/v1/webhooks/") => webhook_path(p, ids),
         "/api/v1/decisions/{id}" => format!("/api/v1/decisions/{}", ids.decision),
         "/api/v1/decisions/{id}/impact" => format!(
             "/api/v1/decisions/{}/impact?province={GIA_LAI}",
@@ -396,6 +441,10 @@ async fn matrix_call(
             &json!({"unit": IA_GRAI, "inspected_on": "2026-01-15", "team": ["Trần Thị Bình"]}),
         ),
         "/api/v1/sectors" => request.json(&json!({"name": "Lĩnh vực kiểm thử quyền"})),
+        "/api/v1/webhooks" if method == reqwest::Method::POST => request.json(&webhook_body()),
+        "/api/v1/webhooks/{id}" if method == reqwest::Method::PATCH => {
+            request.json(&json!({"description": "Kiểm thử phân quyền"}))
+        }
         _ if method == reqwest::Method::POST || method == reqwest::Method::PUT => {
             request.json(&body(path))
         }
@@ -432,7 +481,7 @@ async fn every_role_gets_exactly_what_its_scope_allows_on_every_operation() {
     let mut tried = 0;
     for column in 0..7 {
         // A fresh database per caller, so that each one's writes start from the same state.
-        let app = TestApp::spawn_demo().await;
+        let app = TestApp::spawn_demo_with(PRIVATE_TARGETS).await;
         let ids = create_ids(&app).await;
         let (who, token) = callers(&app)[column].clone();
         for (method, path, secured) in &spec_ops {
@@ -469,7 +518,7 @@ async fn every_role_gets_exactly_what_its_scope_allows_on_every_operation() {
 /// the operation's fields to someone who may not call it.
 #[actix_web::test]
 async fn a_refused_caller_gets_403_whatever_it_sends() {
-    let app = TestApp::spawn_demo().await;
+    let app = TestApp::spawn_demo_with(PRIVATE_TARGETS).await;
     let ids = create_ids(&app).await;
     let callers = callers(&app);
     let mut tried = 0;
@@ -485,6 +534,10 @@ async fn a_refused_caller_gets_403_whatever_it_sends() {
                 p if p.starts_with("/api/v1/inspections/{id}") => {
                     fill(path).replace("0190f5a2-0000-7000-8000-000000000000", &ids.inspection)
                 }
+                p if p.starts_with("/api/v1/webhooks/") => format!(
+                    "{}?as_of=someday&limit=-1&province=x%20y&unit=x&format=pdf",
+                    webhook_path(p, &ids)
+                ),
                 // Where the scope is named in the query, it stays the one asked about.
                 "/api/v1/decisions/{id}/impact" => format!(
                     "/api/v1/decisions/{}/impact?province={GIA_LAI}",
@@ -501,7 +554,10 @@ async fn a_refused_caller_gets_403_whatever_it_sends() {
                 .client
                 .request(method.clone(), app.url(&url))
                 .bearer_auth(token);
-            if *path == "/api/v1/inspections" {
+            if *path == "/api/v1/webhooks" && method == reqwest::Method::POST {
+                // The province is named in the body: it stays the one asked about.
+                request = request.json(&webhook_body());
+            } else if *path == "/api/v1/inspections" {
                 // The scope is named in the body: it stays the one asked about.
                 request = request.json(&json!({"unit": IA_GRAI, "inspected_on": "2026-01-15", "team": ["Lê Văn Cường"]}));
             } else if method != reqwest::Method::GET {

@@ -336,14 +336,29 @@ impl TestApp {
         Self::spawn_from(true, &[]).await
     }
 
+    /// Spawns over the demo database with extra environment variables.
+    pub async fn spawn_demo_with(extra: &[(&str, &str)]) -> TestApp {
+        Self::spawn_from(true, extra).await
+    }
+
     /// Spawns with extra environment variables (e.g. other JWT settings).
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         Self::spawn_from(false, extra).await
     }
 
     async fn spawn_from(demo: bool, extra: &[(&str, &str)]) -> TestApp {
+        Self::spawn_adjusted(demo, extra, |_| {}).await
+    }
+
+    /// Spawns with settings changed in code (a test's clock).
+    pub async fn spawn_adjusted(
+        demo: bool,
+        extra: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let (url, cleanup) = fresh_database(demo);
-        let settings = test_settings(&url, extra);
+        let mut settings = test_settings(&url, extra);
+        adjust(&mut settings);
         let database_url = url.clone();
         let keys = JwtKeys::from_settings(&settings.jwt, Environment::Development)
             .expect("the JWT keys load");
@@ -366,7 +381,18 @@ impl TestApp {
     /// A second server over the same database (another instance behind a load balancer);
     /// returns its base address.
     pub async fn spawn_sibling(&self) -> String {
-        let app = Application::build(test_settings(&self.database_url, &[]))
+        self.spawn_sibling_with(&[], |_| {}).await
+    }
+
+    /// A second server over the same database, with its own settings.
+    pub async fn spawn_sibling_with(
+        &self,
+        extra: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Settings),
+    ) -> String {
+        let mut settings = test_settings(&self.database_url, extra);
+        adjust(&mut settings);
+        let app = Application::build(settings)
             .await
             .expect("the application builds");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -30,3 +30,4 @@ mod reports;
 mod search;
 mod sectors;
 mod units;
+mod webhooks;

@@ -359,3 +359,61 @@ pub fn national_report(
         provinces: rows,
     })
 }
+
+/// One commune's overdue findings on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommuneOverdue {
+    pub province: String,
+    pub commune: String,
+    pub name: String,
+    pub overdue: u64,
+}
+
+/// Every commune with an overdue finding on `as_of`, province by province, in code order (of
+/// these provinces only, when given).
+pub fn communes_overdue(
+    conn: &mut DbConnection,
+    cache: &ReportCache,
+    as_of: NaiveDate,
+    only: Option<&std::collections::HashSet<String>>,
+) -> Result<Vec<CommuneOverdue>, ServiceError> {
+    let all = cache.all_revisions(conn)?;
+    let revision = |key| all.get(key).copied().unwrap_or(0);
+    let (catalogue_rev, reference_rev) = (
+        revision(crate::repo::revisions::CATALOGUE),
+        revision(crate::repo::revisions::REFERENCE),
+    );
+    let reference = cache.reference(conn, reference_rev)?;
+    let compiled = cache.catalogue(conn, catalogue_rev)?;
+    let mut out = Vec::new();
+    for province in reference
+        .provinces
+        .iter()
+        .filter(|p| only.is_none_or(|only| only.contains(&p.code)))
+    {
+        let summaries = province_summaries(
+            conn,
+            cache,
+            (&compiled, &reference),
+            &province.code,
+            (catalogue_rev, reference_rev, &all),
+            as_of,
+        )?;
+        let communes = reference
+            .communes
+            .get(&province.code)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for (commune, summary) in communes.iter().zip(&summaries) {
+            if summary.overdue > 0 {
+                out.push(CommuneOverdue {
+                    province: province.code.clone(),
+                    commune: commune.code.clone(),
+                    name: commune.name.clone(),
+                    overdue: summary.overdue,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

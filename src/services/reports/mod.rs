@@ -32,7 +32,9 @@ use crate::domain::obligation::{PlacesPeriod, PostingPlace};
 use crate::repo::postings::{self, SettingsRow};
 use crate::repo::units::{self as units_repo, UnitRow};
 
-pub use aggregate::{SUMMARY_VERSION, national_report, province_report};
+pub use aggregate::{
+    CommuneOverdue, SUMMARY_VERSION, communes_overdue, national_report, province_report,
+};
 pub use commune::{commune_report, commune_report_json};
 pub use impact::decision_impact;
 pub use load::load_calendar;
