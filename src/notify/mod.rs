@@ -119,7 +119,11 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
     let mut in_flight: tokio::task::JoinSet<String> = tokio::task::JoinSet::new();
     // Subscriptions with deliveries in flight here, and how many.
     let mut busy: HashMap<String, usize> = HashMap::new();
+    // The day's events are written beside the deliveries, never in their way: a day waiting
+    // for another instance's lock (or for a database that is slow to answer) holds up no
+    // delivery.
     let mut days_done: Option<NaiveDate> = None;
+    let mut days: Option<tokio::task::JoinHandle<Result<NaiveDate, ServiceError>>> = None;
     while !stop.load(Ordering::Relaxed) {
         while let Some(finished) = in_flight.try_join_next() {
             if let Ok(webhook) = finished {
@@ -127,11 +131,19 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
             }
         }
         let today = ctx.clock.today_in_vietnam();
-        if days_done.is_none_or(|d| d < today) {
-            match ctx.blocking(move |conn, _| write_days(conn, today)).await {
-                Ok(()) => days_done = Some(today),
+        if let Some(task) = days.take_if(|t| t.is_finished()) {
+            match task.await {
+                Ok(Ok(day)) => days_done = days_done.max(Some(day)),
+                Ok(Err(e)) => tracing::warn!(error = %e, "the day's webhook events wait"),
                 Err(e) => tracing::warn!(error = %e, "the day's webhook events wait"),
             }
+        }
+        if days.is_none() && days_done.is_none_or(|d| d < today) {
+            let ctx = ctx.clone();
+            days = Some(tokio::spawn(async move {
+                ctx.blocking(move |conn, _| write_days(conn, today).map(|()| today))
+                    .await
+            }));
         }
         // Deliveries and retries run on real time; the clock says which day it is.
         let now = chrono::Utc::now().naive_utc();

@@ -29,6 +29,8 @@ const FAST: &[(&str, &str)] = &[
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Received {
+    /// When it arrived.
+    at: chrono::DateTime<Utc>,
     id: String,
     timestamp: String,
     signature: String,
@@ -111,6 +113,7 @@ async fn receive(req: HttpRequest, state: web::Data<Receiver>, body: String) -> 
             .to_owned()
     };
     state.got.lock().expect("the lock").push(Received {
+        at: Utc::now(),
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
@@ -630,38 +633,50 @@ fn free_port() -> u16 {
     }
 }
 
-/// The real binary, serving over `database_url` on `port` (its log on the test's output with
-/// `WEBHOOK_TEST_LOG=info`).
-fn serve(database_url: &str, port: u16) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_niemyet"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("NIEMYET_BIND", format!("127.0.0.1:{port}"))
-        .env("NIEMYET_JWT_SECRET", TEST_SECRET)
-        .env("NIEMYET_DEMO", "false")
-        .env("NIEMYET_WORKERS", "1")
-        .env("NIEMYET_RATE_PUBLIC", "0")
-        .env("NIEMYET_RATE_TOKEN", "0")
-        .env("NIEMYET_WEBHOOKS_ALLOW_PRIVATE", "true")
-        .env("NIEMYET_WEBHOOKS_RETRY_SCALE", "0.01")
-        .env("NIEMYET_WEBHOOKS_TIMEOUT_SECS", "2")
-        .env(
-            "RUST_LOG",
-            std::env::var("WEBHOOK_TEST_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(if std::env::var("WEBHOOK_TEST_LOG").is_ok() {
-            std::process::Stdio::inherit()
-        } else {
-            std::process::Stdio::null()
-        })
-        .spawn()
-        .expect("the binary starts")
+/// A child process killed (SIGKILL) when dropped, so that a failing test leaves none behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-async fn until_up(client: &reqwest::Client, base: &str, child: &mut std::process::Child) {
+/// The real binary, serving over `database_url` on `port` (its log on the test's output with
+/// `WEBHOOK_TEST_LOG=info`).
+fn serve(database_url: &str, port: u16) -> Killed {
+    Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_niemyet"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("NIEMYET_BIND", format!("127.0.0.1:{port}"))
+            .env("NIEMYET_JWT_SECRET", TEST_SECRET)
+            .env("NIEMYET_DEMO", "false")
+            .env("NIEMYET_WORKERS", "1")
+            .env("NIEMYET_RATE_PUBLIC", "0")
+            .env("NIEMYET_RATE_TOKEN", "0")
+            .env("NIEMYET_WEBHOOKS_ALLOW_PRIVATE", "true")
+            .env("NIEMYET_WEBHOOKS_RETRY_SCALE", "0.01")
+            .env("NIEMYET_WEBHOOKS_TIMEOUT_SECS", "2")
+            .env(
+                "RUST_LOG",
+                std::env::var("WEBHOOK_TEST_LOG").unwrap_or_else(|_| "error".into()),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(if std::env::var("WEBHOOK_TEST_LOG").is_ok() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()
+            .expect("the binary starts"),
+    )
+}
+
+async fn until_up(client: &reqwest::Client, base: &str, child: &mut Killed) {
     let start = Instant::now();
     while !client
         .get(format!("{base}/health"))
@@ -670,7 +685,7 @@ async fn until_up(client: &reqwest::Client, base: &str, child: &mut std::process
         .is_ok_and(|r| r.status().is_success())
     {
         assert!(
-            child.try_wait().expect("the child's state").is_none(),
+            child.0.try_wait().expect("the child's state").is_none(),
             "the binary exited"
         );
         assert!(
@@ -680,7 +695,7 @@ async fn until_up(client: &reqwest::Client, base: &str, child: &mut std::process
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     // Up, and it is this test's binary that answers.
-    assert!(child.try_wait().expect("the child's state").is_none());
+    assert!(child.0.try_wait().expect("the child's state").is_none());
 }
 
 #[actix_web::test]
@@ -712,15 +727,13 @@ async fn an_event_committed_before_a_kill_is_delivered_after_the_restart() {
         .expect("the inspection is sent");
     assert_eq!(reply.status(), 201);
     // Committed, the receiver down: kill -9.
-    first.kill().expect("killed");
-    first.wait().expect("reaped");
+    drop(first);
 
     let (receiver, _) = Receiver::start_on(receiver_port, &[]).await;
     let mut second = serve(app.database_url(), port);
     until_up(&app.client, &base, &mut second).await;
     let got = receiver.wait_for(1).await;
-    second.kill().expect("killed");
-    second.wait().expect("reaped");
+    drop(second);
     assert_eq!(got[0].json()["type"], "inspection.recorded");
     assert!(signed_with(
         &got[0],
@@ -892,4 +905,47 @@ async fn each_day_brings_its_items_and_its_newly_overdue_communes_once() {
         .expect("the days");
     // 20 April to 21 May, each once.
     assert_eq!(days, 32);
+}
+
+/// Delivery latency, from the commit of the change to the receiver's hands, for 1,000 events
+/// (run by hand: `cargo test --release --test api webhook_latency -- --ignored --nocapture`).
+#[actix_web::test]
+#[ignore = "a measurement, not a check"]
+async fn webhook_latency() {
+    let app = TestApp::spawn_with(FAST).await;
+    let (receiver, url) = Receiver::start(&[]).await;
+    subscribe(&app, json!({"url": url, "events": ["inspection.recorded"]})).await;
+    let auditor = app.token(Role::Auditor, Some("52"));
+    let n = 1000;
+    for i in 0..n {
+        let day = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a day") + chrono::TimeDelta::days(i);
+        let reply = app
+            .post_json(
+                "/api/v1/inspections",
+                &json!({"unit": IA_GRAI, "inspected_on": day, "team": ["Nguyễn Văn An"]}),
+                Some(&auditor),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let got = receiver.wait_for(n as usize).await;
+    let mut ms: Vec<f64> = got
+        .iter()
+        .map(|r| {
+            let sent: chrono::DateTime<Utc> = r.json()["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .expect("a timestamp");
+            (r.at - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "webhook latency over {} events: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }
