@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::export::{Cell, Format, Table, negotiate, respond};
+use super::export::{Cell, Format, Lang, Table, Vocab, negotiate, respond};
 use super::postings::commune_code;
 use super::{actor, if_match};
 use crate::auth::{Admins, Caller, CommuneReaders};
@@ -127,6 +127,9 @@ pub struct PostingListQuery {
     /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
 fn time_text(c: &Channel) -> String {
@@ -172,8 +175,10 @@ fn fee_text(c: &Channel) -> String {
 
 fn list_table(l: &PostingList) -> Table {
     let commune = l.commune.as_ref().map(|c| c.code.as_str()).unwrap_or("");
+    let unit = l.commune.as_ref().unwrap_or(&l.province);
     Table {
-        sheet: "Posting list",
+        sheet: "posting_list",
+        subtitle: format!("{} ({}) · {}", unit.name, unit.code, l.as_of),
         columns: vec![
             "province_code",
             "commune_code",
@@ -211,7 +216,7 @@ fn list_table(l: &PostingList) -> Table {
                     Cell::from(i.effective_on),
                     Cell::from(channels_text(&i.channels, time_text)),
                     Cell::from(channels_text(&i.channels, fee_text)),
-                    Cell::from(i.posting_place.as_str()),
+                    Cell::Value(Vocab::Place, i.posting_place.as_str()),
                     Cell::from(basis),
                     Cell::from(i.source_url.clone()),
                 ]
@@ -252,6 +257,7 @@ pub async fn get_province_posting_list(
         .await?;
     respond(
         negotiate(&req, query.format),
+        query.lang.unwrap_or_default(),
         &list,
         || list_table(&list),
         &format!("niemyet-danh-muc-{province}-{as_of}"),
@@ -296,6 +302,7 @@ pub async fn get_commune_posting_list(
         .await?;
     respond(
         negotiate(&req, query.format),
+        query.lang.unwrap_or_default(),
         &list,
         || list_table(&list),
         &format!("niemyet-danh-muc-{code}-{as_of}"),
