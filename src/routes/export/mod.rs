@@ -172,6 +172,8 @@ pub struct Styles {
     pub wrap: CellFormat,
     pub date: CellFormat,
     pub datetime: CellFormat,
+    /// A date in running text (no border).
+    pub day: CellFormat,
     pub int: CellFormat,
     pub float: CellFormat,
     pub percent: CellFormat,
@@ -208,6 +210,9 @@ impl Styles {
             date: cell().set_num_format(date).set_align(FormatAlign::Center),
             datetime: CellFormat::new()
                 .set_num_format(datetime)
+                .set_align(FormatAlign::Left),
+            day: CellFormat::new()
+                .set_num_format(date)
                 .set_align(FormatAlign::Left),
             int: cell().set_num_format("#,##0"),
             float: cell().set_num_format("#,##0.0"),

@@ -85,8 +85,10 @@ fn title_block(
         )?;
         sheet.write_string(r, 2, &province.name)?;
     }
+    // Dates do not run on into the next cell as text does: they get three columns.
     let r = line(sheet, "as_of")?;
-    sheet.write_datetime_with_format(r, 1, excel_date(heading.as_of)?, &styles.date)?;
+    sheet.merge_range(r, 1, r, 3, "", &styles.day)?;
+    sheet.write_datetime_with_format(r, 1, excel_date(heading.as_of)?, &styles.day)?;
     let r = line(sheet, "rules")?;
     sheet.merge_range(
         r,
@@ -98,6 +100,7 @@ fn title_block(
     )?;
     sheet.set_row_height(r, 30)?;
     let r = line(sheet, "generated")?;
+    sheet.merge_range(r, 1, r, 3, "", &styles.datetime)?;
     sheet.write_datetime_with_format(r, 1, generated_at()?, &styles.datetime)?;
     let r = line(sheet, "software")?;
     sheet.write_string(
