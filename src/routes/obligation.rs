@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::export::{Cell, Format, Lang, Table, Vocab, negotiate, respond};
+use super::export::sheet::{self, SheetHeading, SheetItem, SheetSector};
+use super::export::{Cell, Format, Lang, Table, Vocab, lang_tag, negotiate, respond};
 use super::postings::commune_code;
 use super::{actor, if_match};
 use crate::auth::{Admins, Caller, CommuneReaders};
@@ -307,6 +308,95 @@ pub async fn get_commune_posting_list(
         || list_table(&list),
         &format!("niemyet-danh-muc-{code}-{as_of}"),
     )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PostingSheetQuery {
+    /// The date (default today).
+    pub as_of: Option<NaiveDate>,
+    /// The language of the page: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
+}
+
+/// The sheet's sectors and rows, from the posting list.
+fn sheet_sectors(list: &PostingList) -> Vec<SheetSector> {
+    list.sectors
+        .iter()
+        .map(|s| SheetSector {
+            name: s.sector_name.clone(),
+            items: s
+                .items
+                .iter()
+                .map(|i| SheetItem {
+                    code: i.procedure_code.clone(),
+                    name: i.procedure_name.clone(),
+                    decision: i.decision.clone(),
+                    processing_time: channels_text(&i.channels, time_text),
+                    fee: channels_text(&i.channels, fee_text),
+                    source_url: i.source_url.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The posting sheet a commune office prints and hangs (whoever may read its report): its
+/// posting list by sector, each procedure with its code, name, announcing decision, processing
+/// time, fee and a QR code of its page on the national portal. One HTML page for A4, with
+/// nothing to load.
+#[utoipa::path(
+    tag = "obligation",
+    params(("code" = String, Path, description = "Commune code", example = "23764"), PostingSheetQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A printable HTML page (A4), styles and QR codes inline",
+         content_type = "text/html", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/communes/{code}/posting-sheet")]
+pub async fn get_commune_posting_sheet(
+    identity: Caller<CommuneReaders>,
+    db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
+    path: web::Path<String>,
+    query: web::Query<PostingSheetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let code = commune_code(&path.into_inner())?;
+    let as_of = super::as_of(query.as_of)?;
+    let lang = query.lang.unwrap_or_default();
+    let cache = cache.into_inner();
+    let unit = code.as_str().to_owned();
+    let list = db
+        .run(move |conn| {
+            service::posting_list(conn, &cache, ("", Some(&unit)), as_of, &|province| {
+                identity.require_commune_read(&unit, province)
+            })
+        })
+        .await?;
+    let commune = list.commune.as_ref().map_or("", |c| c.name.as_str());
+    let heading = SheetHeading {
+        commune,
+        province: &list.province.name,
+        as_of,
+    };
+    let printed = (chrono::Utc::now() + chrono::Duration::hours(7))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    let page = sheet::posting_sheet(&heading, &sheet_sectors(&list), lang, &printed)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_LANGUAGE, lang_tag(lang)))
+        .insert_header((header::CONTENT_SECURITY_POLICY, sheet::CSP))
+        .body(page))
 }
 
 /// Where a sector's procedures are posted when their agency text says nothing.

@@ -399,3 +399,102 @@ async fn csv_keeps_codes_exactly_as_the_json_has_them() {
     }
     assert!(text.contains("\r\n01,2026-11-30,00004,"));
 }
+
+#[actix_web::test]
+async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure() {
+    let app = TestApp::spawn().await;
+    let commune = "23764";
+    let officer = app.token(Role::Officer, Some(commune));
+    let query = format!("as_of={AS_OF}");
+    let list = app
+        .get_as(
+            &format!("/api/v1/communes/{commune}/posting-list?{query}"),
+            &officer,
+        )
+        .await;
+    let path = format!("/api/v1/communes/{commune}/posting-sheet?{query}");
+    let reply = download(&app, &path, &officer).await;
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(
+        reply
+            .header("content-security-policy")
+            .is_some_and(|c| c.starts_with("default-src 'none'"))
+    );
+    let html = reply.text();
+    assert!(html.contains(list["commune"]["name"].as_str().expect("a name")));
+    assert!(html.contains("DANH MỤC THỦ TỤC HÀNH CHÍNH NIÊM YẾT CÔNG KHAI"));
+    assert!(html.contains("size: A4"));
+    for external in ["src=", "href=", "url(", "@import", "<script", "<link"] {
+        assert!(!html.contains(external), "the page loads {external}");
+    }
+
+    // Every procedure, sector by sector in the list's order, one QR code each.
+    let sectors = list["sectors"].as_array().expect("sectors");
+    let items: Vec<&Value> = sectors
+        .iter()
+        .flat_map(|s| s["items"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(
+        items.len() as u64,
+        list["procedures"].as_u64().expect("a count")
+    );
+    let with_url = items.iter().filter(|i| i["source_url"].is_string()).count();
+    assert!(with_url > 0);
+    assert_eq!(html.matches("<svg").count(), with_url);
+    let mut at = 0;
+    for sector in sectors {
+        let heading = format!("Lĩnh vực {}", sector["sector_name"].as_str().unwrap_or(""));
+        at += html[at..]
+            .find(&heading)
+            .unwrap_or_else(|| panic!("{heading} after the one before"));
+        for item in sector["items"].as_array().into_iter().flatten() {
+            let code = format!("<td>{}</td>", item["procedure_code"].as_str().unwrap_or(""));
+            assert!(html[at..].contains(&code), "{code} under its sector");
+        }
+    }
+    // The QR code beside a procedure is its own page's.
+    let item = items
+        .iter()
+        .find(|i| i["source_url"].is_string())
+        .expect("a procedure with a page");
+    let url = item["source_url"].as_str().unwrap_or("");
+    let qr = niemyet::routes::export::sheet::qr_svg(url).expect("a QR code");
+    let code = format!("<td>{}</td>", item["procedure_code"].as_str().unwrap_or(""));
+    let row = &html[html.find(&code).expect("its row")..];
+    let row = &row[..row.find("</tr>").expect("the row ends")];
+    assert!(row.contains(&qr), "the QR code of {url}");
+
+    // In English on request; in the commune's scope only, like its posting list.
+    let english = download(&app, &format!("{path}&lang=en"), &officer).await;
+    assert!(
+        english
+            .text()
+            .contains("ADMINISTRATIVE PROCEDURES POSTED FOR THE PUBLIC")
+    );
+    app.send(
+        app.client
+            .get(app.url(&path))
+            .bearer_auth(app.token(Role::Officer, Some("10441"))),
+    )
+    .await
+    .problem(403);
+    app.get(&path).await.problem(401);
+    app.send(
+        app.client
+            .get(app.url(&format!("{path}&lang=fr")))
+            .bearer_auth(&officer),
+    )
+    .await
+    .problem(400);
+    app.send(
+        app.client
+            .get(app.url("/api/v1/communes/52/posting-sheet"))
+            .bearer_auth(app.token(Role::Admin, None)),
+    )
+    .await
+    .problem(422);
+}

@@ -103,6 +103,8 @@ const COLUMNS: &[Entry] = &[
     ("action", "Nội dung quyết định", "Action"),
     ("inspection_id", "Mã đợt kiểm tra", "Inspection id"),
     ("inspected_on", "Ngày kiểm tra", "Inspected on"),
+    ("no", "STT", "No."),
+    ("qr", "Tra cứu", "Look up"),
 ];
 
 /// Sheet names (at most 31 characters, Excel's limit).
@@ -158,6 +160,32 @@ const TEXTS: &[Entry] = &[
         "Completeness by commune",
     ),
     ("page", "Trang", "Page"),
+    (
+        "sheet_title",
+        "DANH MỤC THỦ TỤC HÀNH CHÍNH NIÊM YẾT CÔNG KHAI",
+        "ADMINISTRATIVE PROCEDURES POSTED FOR THE PUBLIC",
+    ),
+    ("committee", "ỦY BAN NHÂN DÂN", "PEOPLE'S COMMITTEE OF"),
+    (
+        "nation",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "SOCIALIST REPUBLIC OF VIET NAM",
+    ),
+    (
+        "motto",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Independence - Freedom - Happiness",
+    ),
+    ("in_force_on", "Áp dụng tại ngày", "In force on"),
+    ("total", "Tổng số", "In all"),
+    ("procedures", "thủ tục", "procedures"),
+    ("sector_heading", "Lĩnh vực", "Sector"),
+    (
+        "scan",
+        "Quét mã QR để mở trang của thủ tục trên Cổng Dịch vụ công quốc gia.",
+        "Scan a QR code to open the procedure's page on the National Public Service Portal.",
+    ),
+    ("printed", "In lúc", "Printed"),
     ("of", "/", "of"),
     (
         "rule_deadline",

@@ -8,6 +8,7 @@
 //! ([`workbook`] for the reports, [`to_xlsx`] for every other table).
 
 pub mod labels;
+pub mod sheet;
 pub mod workbook;
 
 use actix_web::http::header;
@@ -459,7 +460,7 @@ pub fn respond_with<T: Serialize, F: FnOnce() -> Table>(
     })
 }
 
-fn lang_tag(lang: Lang) -> &'static str {
+pub fn lang_tag(lang: Lang) -> &'static str {
     match lang {
         Lang::Vi => "vi",
         Lang::En => "en",
