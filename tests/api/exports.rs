@@ -99,7 +99,7 @@ async fn a_commune_workbook_is_in_vietnamese_summary_first_with_typed_cells() {
     assert_eq!(reply.header("content-language").as_deref(), Some("vi"));
     let bytes = reply.bytes.to_vec();
     let mut book = workbook(&bytes);
-    assert_eq!(book.sheet_names(), ["Tổng hợp", "Phát hiện"]);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Biểu đồ", "Phát hiện"]);
 
     // The title block: unit and province codes as text, the date as a date.
     let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
@@ -248,7 +248,10 @@ async fn a_commune_workbook_is_in_vietnamese_summary_first_with_typed_cells() {
     let chart = part(&bytes, "xl/charts/chart1.xml").expect("a chart");
     assert!(chart.contains("<c:barChart>") && chart.contains("Tổng hợp"));
     let summary_xml = part(&bytes, "xl/worksheets/sheet1.xml").expect("the summary sheet");
-    assert!(summary_xml.contains("orientation=\"landscape\"") && summary_xml.contains("<drawing"));
+    assert!(summary_xml.contains("orientation=\"landscape\""));
+    let chart_sheet =
+        part(&bytes, "xl/chartsheets/sheet1.xml").expect("the chart on a sheet of its own");
+    assert!(chart_sheet.contains("<drawing") && chart_sheet.contains("orientation=\"landscape\""));
 }
 
 #[actix_web::test]
@@ -262,7 +265,7 @@ async fn a_province_workbook_sums_up_its_communes_with_their_codes_as_text() {
         .bytes
         .to_vec();
     let mut book = workbook(&bytes);
-    assert_eq!(book.sheet_names(), ["Tổng hợp", "Theo lĩnh vực"]);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Biểu đồ", "Theo lĩnh vực"]);
     let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
     assert_eq!(
         text(summary.get((0, 0))),
@@ -325,7 +328,7 @@ async fn english_is_asked_for_with_lang_and_anything_else_is_a_bad_request() {
         .bytes
         .to_vec();
     let mut book = workbook(&bytes);
-    assert_eq!(book.sheet_names(), ["Summary", "Findings"]);
+    assert_eq!(book.sheet_names(), ["Summary", "Chart", "Findings"]);
     let findings = book.worksheet_range("Findings").expect("findings");
     assert_eq!(
         headers(&findings, 0)[..3],

@@ -110,6 +110,7 @@ const COLUMNS: &[Entry] = &[
 /// Sheet names (at most 31 characters, Excel's limit).
 const SHEETS: &[Entry] = &[
     ("summary", "Tổng hợp", "Summary"),
+    ("chart", "Biểu đồ", "Chart"),
     ("findings", "Phát hiện", "Findings"),
     ("communes", "Các xã", "Communes"),
     ("sectors", "Theo lĩnh vực", "By sector"),

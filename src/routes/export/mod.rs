@@ -289,10 +289,13 @@ fn shown_width(cell: &Cell, lang: Lang) -> usize {
 /// rest wraps sooner so that a landscape page stays legible.
 fn max_width(key: &str) -> usize {
     match key {
-        "procedure_name" | "commune_name" | "province_name" | "basis" | "source_url" => 44,
+        "procedure_name" | "commune_name" | "province_name" | "basis" | "source_url" => 40,
+        "kind" | "sector" | "channel" | "changed_fields" | "status" | "posting_action"
+        | "action" | "posting_place" => 16,
         _ => 24,
     }
 }
+
 /// Points per line of text (Calibri 11, the workbook's default font).
 const LINE_HEIGHT: f64 = 15.0;
 
@@ -347,9 +350,9 @@ pub fn write_table(
             let shown = shown_width(cell, lang);
             let wrap = shown > *width;
             if wrap {
-                // A column's width counts digits; Vietnamese letters are narrower on average,
-                // and words do not break evenly: the two about cancel out.
-                tallest = tallest.max(lines(shown, *width));
+                // A column's width counts digits; Vietnamese letters are narrower on average
+                // (rendered, about nine tenths), more than uneven word breaks take back.
+                tallest = tallest.max(lines(shown * 9 / 10, *width));
             }
             write_cell(sheet, styles, (at, c as u16), cell, wrap)?;
         }

@@ -140,36 +140,44 @@ fn kind_lines(counts: &KindCounts) -> Vec<(&'static str, Cell)> {
         .collect()
 }
 
-/// A bar per row of `(first..=last)`: names in `name_col`, completeness in `value_col`.
+/// A bar per row of `(first..=last)` of the summary sheet: names in `name_col`, completeness in
+/// `value_col`. On a chart sheet of its own, which prints as one page: a chart in a worksheet is
+/// cut wherever a page break falls.
 fn completeness_chart(
-    sheet: &mut Worksheet,
+    workbook: &mut Workbook,
     styles: &Styles,
-    title: &'static str,
+    (title, subtitle): (&'static str, &str),
     (first, last): (u32, u32),
     (name_col, value_col): (u16, u16),
-    at: u32,
 ) -> Result<(), XlsxError> {
     if last < first {
         return Ok(());
     }
-    let name = sheet.name();
+    let lang = styles.lang;
+    let name = labels::sheet("summary", lang);
     let mut chart = Chart::new(ChartType::Bar);
     chart
         .add_series()
-        .set_categories((name.as_str(), first, name_col, last, name_col))
-        .set_values((name.as_str(), first, value_col, last, value_col))
+        .set_categories((name, first, name_col, last, name_col))
+        .set_values((name, first, value_col, last, value_col))
         .set_data_label(ChartDataLabel::new().show_value());
-    chart.title().set_name(labels::text(title, styles.lang));
+    chart.title().set_name(labels::text(title, lang));
     chart.legend().set_hidden();
     chart.x_axis().set_num_format("0%").set_min(0).set_max(1);
     // The first row on top, as in the table.
     chart.y_axis().set_reverse();
-    chart
-        .set_width(960)
-        .set_height(chart_height(last - first + 1));
-    // On a page of its own, rather than cut by a page break.
-    sheet.set_page_breaks(&[at])?;
-    sheet.insert_chart(at, 0, &chart)?;
+    let sheet = workbook.add_chartsheet();
+    sheet.set_name(labels::sheet("chart", lang))?;
+    sheet
+        .set_landscape()
+        .set_paper_size(9)
+        .set_header(format!("&R{}", super::header_text(subtitle)))
+        .set_footer(format!(
+            "&L{} {}",
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION")
+        ));
+    sheet.insert_chart(0, 0, &chart)?;
     Ok(())
 }
 
@@ -256,11 +264,6 @@ fn label_width(keys: &[&'static str], lang: Lang) -> usize {
         .clamp(24, 44)
 }
 
-/// Pixels of a completeness chart with `bars` bars.
-fn chart_height(bars: u32) -> u32 {
-    (70 + 18 * bars).max(240)
-}
-
 /// A commune's report: summary (figures, sectors, chart), then its findings worst first.
 pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError> {
     let styles = Styles::new(lang);
@@ -306,23 +309,14 @@ pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError>
         &SECTOR_COLUMNS,
         &rows,
     )?;
+    let title = labels::text("title_commune", lang);
+    print_setup(sheet, lang, title, &subtitle, Some(header), (last, width))?;
     completeness_chart(
-        sheet,
+        &mut workbook,
         &styles,
-        "chart_sector",
+        ("chart_sector", &subtitle),
         (header + 1, last),
         (0, width),
-        last + 2,
-    )?;
-    let chart_rows = chart_height(rows.len() as u32) / 20 + 1;
-    let title = labels::text("title_commune", lang);
-    print_setup(
-        sheet,
-        lang,
-        title,
-        &subtitle,
-        None,
-        (last + 2 + chart_rows, width),
     )?;
 
     let sheet = workbook.add_worksheet();
@@ -462,23 +456,14 @@ pub fn province(report: &ProvinceReport, lang: Lang) -> Result<Vec<u8>, XlsxErro
         &rows,
     )?;
     sheet.autofilter(header, 0, last, width)?;
+    let title = labels::text("title_province", lang);
+    print_setup(sheet, lang, title, &subtitle, Some(header), (last, width))?;
     completeness_chart(
-        sheet,
+        &mut workbook,
         &styles,
-        "chart_commune",
+        ("chart_commune", &subtitle),
         (header + 1, last),
         (0, 4),
-        last + 2,
-    )?;
-    let chart_rows = chart_height(rows.len() as u32) / 20 + 1;
-    let title = labels::text("title_province", lang);
-    print_setup(
-        sheet,
-        lang,
-        title,
-        &subtitle,
-        Some(header),
-        (last + 2 + chart_rows, width),
     )?;
 
     let sheet = workbook.add_worksheet();
