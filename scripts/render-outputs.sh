@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Renders the people-facing outputs as a person would see them: downloads the demo's commune and
-# province workbooks and CSVs from a throwaway server, prints each workbook to PDF with LibreOffice
-# and each PDF page to PNG, so that they can be looked at before a change ships.
+# province workbooks, CSVs and a commune's posting sheet from a throwaway server, prints each
+# workbook to PDF with LibreOffice and the posting sheet with headless Chromium, and each PDF page
+# to PNG, so that they can be looked at before a change ships.
 #
-# Needs LibreOffice Calc and poppler (Debian: apt-get install libreoffice-calc poppler-utils);
-# not part of CI. Usage: scripts/render-outputs.sh [OUT_DIR]   (default target/rendered)
+# Needs LibreOffice Calc, poppler and Chromium (Debian: apt-get install libreoffice-calc
+# poppler-utils chromium); not part of CI. Usage: scripts/render-outputs.sh [OUT_DIR]
+# (default target/rendered)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,6 +39,7 @@ get "$officer" "communes/10273/report?as_of=$as_of&format=xlsx&lang=en" commune-
 get "$officer" "communes/10273/report?as_of=$as_of&format=csv" commune-10273.csv
 get "$auditor" "provinces/01/report?as_of=$as_of&format=xlsx" province-01.xlsx
 get "$auditor" "provinces/01/report?as_of=$as_of&format=csv" province-01.csv
+get "$officer" "communes/10273/posting-sheet?as_of=$as_of" posting-sheet-10273.html
 
 cd "$out"
 for book in *.xlsx; do
@@ -46,6 +49,18 @@ for book in *.xlsx; do
     echo "$book: $(pdfinfo "${book%.xlsx}.pdf" | awk '/^Pages/ {print $2}') pages," \
         "$(pdfinfo "${book%.xlsx}.pdf" | awk -F': *' '/^Page size/ {print $2}')"
 done
+chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [ -n "$chrome" ]; then
+    "$chrome" --headless --no-sandbox --disable-gpu --no-pdf-header-footer \
+        --print-to-pdf="$out/posting-sheet-10273.pdf" "file://$out/posting-sheet-10273.html" \
+        >/dev/null 2>&1
+    rm -f posting-sheet-10273-*.png
+    pdftoppm -png -r 60 posting-sheet-10273.pdf posting-sheet-10273
+    echo "posting-sheet-10273.html: $(pdfinfo posting-sheet-10273.pdf | awk '/^Pages/ {print $2}')" \
+        "pages, $(pdfinfo posting-sheet-10273.pdf | awk -F': *' '/^Page size/ {print $2}')"
+else
+    echo "no Chromium: the posting sheet is not printed" >&2
+fi
 # What a spreadsheet makes of the CSV opened as is (LibreOffice's defaults, UTF-8).
 for csv in *.csv; do
     soffice --headless --infilter="CSV:44,34,76,1" --convert-to xlsx --outdir csv-opened "$csv" \

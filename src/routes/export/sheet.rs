@@ -54,9 +54,9 @@ th, td { border: 0.6pt solid #000; padding: 1mm 1.2mm; vertical-align: top; }
 th { background: #eee; font-size: 10pt; }
 td.c, th.c { text-align: center; }
 td.qr { padding: 0.5mm; text-align: center; }
-td.qr svg { width: 22mm; height: 22mm; display: block; margin: 0 auto; }
+td.qr svg { width: 19mm; height: 19mm; display: block; margin: 0 auto; }
 col.no { width: 9mm; } col.code { width: 20mm; } col.dec { width: 26mm; }
-col.time { width: 32mm; } col.fee { width: 28mm; } col.qr { width: 24mm; }
+col.time { width: 30mm; } col.fee { width: 26mm; } col.qr { width: 21mm; }
 .note { margin-top: 4mm; font-size: 9.5pt; font-style: italic; }
 @media screen { body { max-width: 210mm; margin: 8mm auto; } }
 ";
@@ -89,6 +89,11 @@ pub fn qr_svg(url: &str) -> Result<String, qrcode::types::QrError> {
     Ok(image
         .find("<svg")
         .map_or(image.clone(), |at| image[at..].to_owned()))
+}
+
+/// One line per submission method (`trực tiếp: …; trực tuyến: …`).
+fn lines(text: &str) -> String {
+    esc(text).replace("; ", "<br>")
 }
 
 fn roman(mut n: usize) -> String {
@@ -190,8 +195,8 @@ pub fn posting_sheet(
                 esc(&item.code),
                 esc(&item.name),
                 esc(item.decision.as_deref().unwrap_or("")),
-                esc(&item.processing_time),
-                esc(&item.fee),
+                lines(&item.processing_time),
+                lines(&item.fee),
             );
         }
         html.push_str("</tbody>\n</table>\n");
