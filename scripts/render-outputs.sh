@@ -40,6 +40,7 @@ get "$officer" "communes/10273/report?as_of=$as_of&format=csv" commune-10273.csv
 get "$auditor" "provinces/01/report?as_of=$as_of&format=xlsx" province-01.xlsx
 get "$auditor" "provinces/01/report?as_of=$as_of&format=csv" province-01.csv
 get "$officer" "communes/10273/posting-sheet?as_of=$as_of" posting-sheet-10273.html
+get "$officer" "communes/10273/posting-list?as_of=$as_of" posting-list-10273.json
 
 cd "$out"
 for book in *.xlsx; do
@@ -58,6 +59,22 @@ if [ -n "$chrome" ]; then
     pdftoppm -png -r 60 posting-sheet-10273.pdf posting-sheet-10273
     echo "posting-sheet-10273.html: $(pdfinfo posting-sheet-10273.pdf | awk '/^Pages/ {print $2}')" \
         "pages, $(pdfinfo posting-sheet-10273.pdf | awk -F': *' '/^Page size/ {print $2}')"
+    # Do the printed QR codes open the right pages? Read page 1 back as a phone would.
+    if command -v zbarimg >/dev/null; then
+        pdftoppm -png -r 200 -f 1 -l 1 posting-sheet-10273.pdf qr-check
+        zbarimg -q --raw qr-check-*.png 2>/dev/null >qr-decoded.txt || true
+        python3 - <<'PY'
+import json
+urls = [i.get("source_url") for s in json.load(open("posting-list-10273.json"))["sectors"]
+        for i in s["items"]]
+decoded = open("qr-decoded.txt").read().split()
+first = urls[: len(decoded)]
+ok = sorted(decoded) == sorted(first)
+print(f"page 1 of the posting sheet: {len(decoded)} QR codes decoded,",
+      "each the URL of a procedure on the page" if ok else f"MISMATCH {decoded} vs {first}")
+PY
+        rm -f qr-check-*.png
+    fi
 else
     echo "no Chromium: the posting sheet is not printed" >&2
 fi
