@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::export::sheet::{self, SheetHeading, SheetItem, SheetSector};
-use super::export::{Cell, Format, Lang, Table, Vocab, lang_tag, negotiate, respond};
+use super::export::{Cell, Format, Lang, Table, Vocab, labels, lang_tag, negotiate, respond};
 use super::postings::commune_code;
 use super::{actor, if_match};
 use crate::auth::{Admins, Caller, CommuneReaders};
@@ -133,43 +133,50 @@ pub struct PostingListQuery {
     pub lang: Option<Lang>,
 }
 
-fn time_text(c: &Channel) -> String {
+fn time_text(c: &Channel, lang: Lang) -> String {
     let unit = match c.time_unit {
-        Some(TimeUnit::WorkingDays) => "ngày làm việc",
-        Some(TimeUnit::Days) => "ngày",
-        Some(TimeUnit::Hours) => "giờ",
-        Some(TimeUnit::Months) => "tháng",
+        Some(TimeUnit::WorkingDays) => "working_days",
+        Some(TimeUnit::Days) => "days",
+        Some(TimeUnit::Hours) => "hours",
+        Some(TimeUnit::Months) => "months",
         None => "",
     };
     match c.time_value {
-        Some(v) => format!("{v} {unit}").trim().to_owned(),
+        Some(v) => format!("{v} {}", labels::value(Vocab::TimeUnit, unit, lang))
+            .trim()
+            .to_owned(),
         None => String::new(),
     }
 }
 
-fn method_text(m: Method) -> &'static str {
+fn method_key(m: Method) -> &'static str {
     match m {
-        Method::Direct => "trực tiếp",
-        Method::Online => "trực tuyến",
-        Method::Postal => "bưu chính",
+        Method::Direct => "direct",
+        Method::Online => "online",
+        Method::Postal => "postal",
     }
 }
 
 /// Processing time and fee per method, as one line each (`trực tiếp: 3 ngày làm việc`).
-fn channels_text(channels: &[Channel], part: fn(&Channel) -> String) -> String {
+fn channels_text(channels: &[Channel], part: fn(&Channel, Lang) -> String, lang: Lang) -> String {
     channels
         .iter()
-        .map(|c| (method_text(c.method), part(c)))
+        .map(|c| {
+            (
+                labels::value(Vocab::Method, method_key(c.method), lang),
+                part(c, lang),
+            )
+        })
         .filter(|(_, text)| !text.is_empty())
         .map(|(m, text)| format!("{m}: {text}"))
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-fn fee_text(c: &Channel) -> String {
+fn fee_text(c: &Channel, lang: Lang) -> String {
     match c.fee_vnd {
-        Some(0) => "miễn phí".into(),
-        Some(v) => format!("{v} đồng"),
+        Some(0) => labels::text("free", lang).into(),
+        Some(v) => format!("{v} {}", labels::text("currency", lang)),
         None => String::new(),
     }
 }
@@ -215,8 +222,8 @@ fn list_table(l: &PostingList) -> Table {
                     Cell::from(i.procedure_name.as_str()),
                     Cell::from(i.decision.clone()),
                     Cell::from(i.effective_on),
-                    Cell::from(channels_text(&i.channels, time_text)),
-                    Cell::from(channels_text(&i.channels, fee_text)),
+                    Cell::from(channels_text(&i.channels, time_text, Lang::Vi)),
+                    Cell::from(channels_text(&i.channels, fee_text, Lang::Vi)),
                     Cell::Value(Vocab::Place, i.posting_place.as_str()),
                     Cell::from(basis),
                     Cell::from(i.source_url.clone()),
@@ -322,7 +329,7 @@ pub struct PostingSheetQuery {
 }
 
 /// The sheet's sectors and rows, from the posting list.
-fn sheet_sectors(list: &PostingList) -> Vec<SheetSector> {
+fn sheet_sectors(list: &PostingList, lang: Lang) -> Vec<SheetSector> {
     list.sectors
         .iter()
         .map(|s| SheetSector {
@@ -334,8 +341,8 @@ fn sheet_sectors(list: &PostingList) -> Vec<SheetSector> {
                     code: i.procedure_code.clone(),
                     name: i.procedure_name.clone(),
                     decision: i.decision.clone(),
-                    processing_time: channels_text(&i.channels, time_text),
-                    fee: channels_text(&i.channels, fee_text),
+                    processing_time: channels_text(&i.channels, time_text, lang),
+                    fee: channels_text(&i.channels, fee_text, lang),
                     source_url: i.source_url.clone(),
                 })
                 .collect(),
@@ -390,7 +397,7 @@ pub async fn get_commune_posting_sheet(
     let printed = (chrono::Utc::now() + chrono::Duration::hours(7))
         .format("%d/%m/%Y %H:%M")
         .to_string();
-    let page = sheet::posting_sheet(&heading, &sheet_sectors(&list), lang, &printed)
+    let page = sheet::posting_sheet(&heading, &sheet_sectors(&list, lang), lang, &printed)
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

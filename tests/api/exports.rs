@@ -473,11 +473,10 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
 
     // In English on request; in the commune's scope only, like its posting list.
     let english = download(&app, &format!("{path}&lang=en"), &officer).await;
-    assert!(
-        english
-            .text()
-            .contains("ADMINISTRATIVE PROCEDURES POSTED FOR THE PUBLIC")
-    );
+    let english = english.text();
+    assert!(english.contains("ADMINISTRATIVE PROCEDURES POSTED FOR THE PUBLIC"));
+    assert!(html.contains("trực tiếp: ") && !english.contains("trực tiếp: "));
+    assert!(english.contains("in person: ") && english.contains("working days"));
     app.send(
         app.client
             .get(app.url(&path))

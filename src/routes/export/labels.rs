@@ -187,6 +187,8 @@ const TEXTS: &[Entry] = &[
         "Scan a QR code to open the procedure's page on the National Public Service Portal.",
     ),
     ("printed", "In lúc", "Printed"),
+    ("free", "miễn phí", "free"),
+    ("currency", "đồng", "VND"),
     ("of", "/", "of"),
     (
         "rule_deadline",
@@ -217,6 +219,10 @@ pub enum Vocab {
     Place,
     /// The parts of a procedure an `outdated` finding names.
     Field,
+    /// How an application is submitted.
+    Method,
+    /// The unit of a processing time.
+    TimeUnit,
 }
 
 const VALUES: &[(Vocab, &str, &str, &str)] = &[
@@ -314,6 +320,18 @@ const VALUES: &[(Vocab, &str, &str, &str)] = &[
         "Commune police",
     ),
     (Vocab::Place, "elsewhere", "Cơ quan khác", "Elsewhere"),
+    (Vocab::Method, "direct", "trực tiếp", "in person"),
+    (Vocab::Method, "online", "trực tuyến", "online"),
+    (Vocab::Method, "postal", "bưu chính", "by post"),
+    (
+        Vocab::TimeUnit,
+        "working_days",
+        "ngày làm việc",
+        "working days",
+    ),
+    (Vocab::TimeUnit, "days", "ngày", "days"),
+    (Vocab::TimeUnit, "hours", "giờ", "hours"),
+    (Vocab::TimeUnit, "months", "tháng", "months"),
     (Vocab::Field, "name", "tên thủ tục", "name"),
     (Vocab::Field, "sector", "lĩnh vực", "sector"),
     (Vocab::Field, "fees", "phí, lệ phí", "fees"),
