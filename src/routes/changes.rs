@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::export::{Cell, Format, Table, negotiate, respond};
+use super::export::{Cell, Format, Lang, Table, Vocab, negotiate, respond};
 use crate::db::Db;
 use crate::domain::catalogue::Level;
 use crate::error::{ApiError, Problem};
@@ -26,11 +26,15 @@ pub struct ChangesQuery {
     /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
-fn changes_table(f: &ChangeFeed) -> Table {
+fn changes_table(f: &ChangeFeed, since: NaiveDate) -> Table {
     Table {
-        sheet: "Changes",
+        sheet: "changes",
+        subtitle: format!("≥ {since}"),
         columns: vec![
             "effective_on",
             "status",
@@ -50,12 +54,12 @@ fn changes_table(f: &ChangeFeed) -> Table {
                 d.items.iter().map(move |i| {
                     vec![
                         Cell::from(i.effective_on),
-                        Cell::from(i.status.as_str()),
-                        Cell::from(i.posting_action.as_str()),
+                        Cell::Value(Vocab::ChangeStatus, i.status.as_str()),
+                        Cell::Value(Vocab::PostingAction, i.posting_action.as_str()),
                         Cell::from(d.number.as_str()),
                         Cell::from(d.scope.as_str()),
                         Cell::from(d.signed_on),
-                        Cell::from(i.action.as_str()),
+                        Cell::Value(Vocab::ItemAction, i.action.as_str()),
                         Cell::from(i.procedure_code.as_str()),
                         Cell::from(i.procedure_name.as_str()),
                         Cell::from(i.sector_name.as_str()),
@@ -101,5 +105,6 @@ pub async fn get_changes(
         return super::fresh::hashed_json(&req, &feed, None);
     }
     let name = format!("niemyet-changes-{since}");
-    respond(format, &feed, || changes_table(&feed), &name)
+    let lang = query.lang.unwrap_or_default();
+    respond(format, lang, &feed, || changes_table(&feed, since), &name)
 }

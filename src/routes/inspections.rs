@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::export::{Cell, Format, Table, negotiate, respond};
+use super::export::{
+    Cell, Format, Lang, Table, Vocab, negotiate, respond, respond_with, severity_value, workbook,
+};
 use super::reports::commune_table;
 use super::{decode_cursor, encode_cursor, page_limit};
 use crate::auth::{Auditors, Caller, Identity, Role, Staff};
@@ -312,6 +314,9 @@ pub struct FormatQuery {
     /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
 /// One inspection with its frozen report (JSON), or the report's findings (CSV, XLSX). The
@@ -348,11 +353,14 @@ pub async fn get_inspection(
         "niemyet-inspection-{}-{}",
         inspection.summary.commune, inspection.summary.inspected_on
     );
-    let mut response = respond(
+    let lang = query.lang.unwrap_or_default();
+    let mut response = respond_with(
         format,
+        lang,
         &inspection,
         || commune_table(&inspection.report),
         &name,
+        |_, lang| workbook::commune(&inspection.report, lang),
     )?;
     // One tag per representation: the JSON, CSV and XLSX forms differ.
     let tag = match format {
@@ -382,13 +390,18 @@ pub async fn get_inspection(
 pub struct FollowUpQuery {
     /// The day to compare with (default today; not before the inspection).
     pub as_of: Option<NaiveDate>,
+    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
 fn follow_up_table(f: &FollowUp) -> Table {
     Table {
-        sheet: "Follow-up",
+        sheet: "follow_up",
+        subtitle: format!("{} ({}) · {}", f.commune.name, f.commune.code, f.as_of),
         columns: vec![
             "inspection_id",
             "commune_code",
@@ -415,14 +428,14 @@ fn follow_up_table(f: &FollowUp) -> Table {
                     Cell::from(f.commune.code.as_str()),
                     Cell::from(f.inspected_on),
                     Cell::from(f.as_of),
-                    Cell::from(x.status.as_str()),
+                    Cell::Value(Vocab::FollowUp, x.status.as_str()),
                     Cell::from(g.id.as_str()),
-                    Cell::from(g.kind.as_str()),
-                    Cell::from(format!("{:?}", g.severity).to_lowercase()),
+                    Cell::Value(Vocab::Kind, g.kind.as_str()),
+                    severity_value(g.severity),
                     Cell::from(g.procedure_code.as_str()),
                     Cell::from(g.procedure_name.clone()),
                     Cell::from(x.finding.sector_name.clone()),
-                    Cell::from(g.channel.as_str()),
+                    Cell::Value(Vocab::Channel, g.channel.as_str()),
                     Cell::from(g.due_on),
                     Cell::from(g.overdue),
                 ]
@@ -480,5 +493,12 @@ pub async fn get_follow_up(
         "niemyet-follow-up-{}-{}",
         follow_up.commune.code, follow_up.as_of
     );
-    respond(format, &follow_up, || follow_up_table(&follow_up), &name)
+    let lang = query.lang.unwrap_or_default();
+    respond(
+        format,
+        lang,
+        &follow_up,
+        || follow_up_table(&follow_up),
+        &name,
+    )
 }

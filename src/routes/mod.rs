@@ -79,6 +79,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(obligation::put_posting_places)
                 .service(obligation::get_province_posting_list)
                 .service(obligation::get_commune_posting_list)
+                .service(obligation::get_commune_posting_sheet)
                 .service(inspections::create_inspection)
                 .service(inspections::list_inspections)
                 .service(inspections::get_inspection)

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::export::{Cell, Format, Table, negotiate, respond};
+use super::export::sheet::{self, SheetHeading, SheetItem, SheetSector};
+use super::export::{Cell, Format, Lang, Table, Vocab, labels, lang_tag, negotiate, respond};
 use super::postings::commune_code;
 use super::{actor, if_match};
 use crate::auth::{Admins, Caller, CommuneReaders};
@@ -127,53 +128,65 @@ pub struct PostingListQuery {
     /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
-fn time_text(c: &Channel) -> String {
+fn time_text(c: &Channel, lang: Lang) -> String {
     let unit = match c.time_unit {
-        Some(TimeUnit::WorkingDays) => "ngày làm việc",
-        Some(TimeUnit::Days) => "ngày",
-        Some(TimeUnit::Hours) => "giờ",
-        Some(TimeUnit::Months) => "tháng",
+        Some(TimeUnit::WorkingDays) => "working_days",
+        Some(TimeUnit::Days) => "days",
+        Some(TimeUnit::Hours) => "hours",
+        Some(TimeUnit::Months) => "months",
         None => "",
     };
     match c.time_value {
-        Some(v) => format!("{v} {unit}").trim().to_owned(),
+        Some(v) => format!("{v} {}", labels::value(Vocab::TimeUnit, unit, lang))
+            .trim()
+            .to_owned(),
         None => String::new(),
     }
 }
 
-fn method_text(m: Method) -> &'static str {
+fn method_key(m: Method) -> &'static str {
     match m {
-        Method::Direct => "trực tiếp",
-        Method::Online => "trực tuyến",
-        Method::Postal => "bưu chính",
+        Method::Direct => "direct",
+        Method::Online => "online",
+        Method::Postal => "postal",
     }
 }
 
 /// Processing time and fee per method, as one line each (`trực tiếp: 3 ngày làm việc`).
-fn channels_text(channels: &[Channel], part: fn(&Channel) -> String) -> String {
+fn channels_text(channels: &[Channel], part: fn(&Channel, Lang) -> String, lang: Lang) -> String {
     channels
         .iter()
-        .map(|c| (method_text(c.method), part(c)))
+        .map(|c| {
+            (
+                labels::value(Vocab::Method, method_key(c.method), lang),
+                part(c, lang),
+            )
+        })
         .filter(|(_, text)| !text.is_empty())
         .map(|(m, text)| format!("{m}: {text}"))
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-fn fee_text(c: &Channel) -> String {
+fn fee_text(c: &Channel, lang: Lang) -> String {
     match c.fee_vnd {
-        Some(0) => "miễn phí".into(),
-        Some(v) => format!("{v} đồng"),
+        Some(0) => labels::text("free", lang).into(),
+        Some(v) => format!("{v} {}", labels::text("currency", lang)),
         None => String::new(),
     }
 }
 
 fn list_table(l: &PostingList) -> Table {
     let commune = l.commune.as_ref().map(|c| c.code.as_str()).unwrap_or("");
+    let unit = l.commune.as_ref().unwrap_or(&l.province);
     Table {
-        sheet: "Posting list",
+        sheet: "posting_list",
+        subtitle: format!("{} ({}) · {}", unit.name, unit.code, l.as_of),
         columns: vec![
             "province_code",
             "commune_code",
@@ -209,9 +222,9 @@ fn list_table(l: &PostingList) -> Table {
                     Cell::from(i.procedure_name.as_str()),
                     Cell::from(i.decision.clone()),
                     Cell::from(i.effective_on),
-                    Cell::from(channels_text(&i.channels, time_text)),
-                    Cell::from(channels_text(&i.channels, fee_text)),
-                    Cell::from(i.posting_place.as_str()),
+                    Cell::from(channels_text(&i.channels, time_text, Lang::Vi)),
+                    Cell::from(channels_text(&i.channels, fee_text, Lang::Vi)),
+                    Cell::Value(Vocab::Place, i.posting_place.as_str()),
                     Cell::from(basis),
                     Cell::from(i.source_url.clone()),
                 ]
@@ -252,6 +265,7 @@ pub async fn get_province_posting_list(
         .await?;
     respond(
         negotiate(&req, query.format),
+        query.lang.unwrap_or_default(),
         &list,
         || list_table(&list),
         &format!("niemyet-danh-muc-{province}-{as_of}"),
@@ -296,10 +310,100 @@ pub async fn get_commune_posting_list(
         .await?;
     respond(
         negotiate(&req, query.format),
+        query.lang.unwrap_or_default(),
         &list,
         || list_table(&list),
         &format!("niemyet-danh-muc-{code}-{as_of}"),
     )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PostingSheetQuery {
+    /// The date (default today).
+    pub as_of: Option<NaiveDate>,
+    /// The language of the page: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
+}
+
+/// The sheet's sectors and rows, from the posting list.
+fn sheet_sectors(list: &PostingList, lang: Lang) -> Vec<SheetSector> {
+    list.sectors
+        .iter()
+        .map(|s| SheetSector {
+            name: s.sector_name.clone(),
+            items: s
+                .items
+                .iter()
+                .map(|i| SheetItem {
+                    code: i.procedure_code.clone(),
+                    name: i.procedure_name.clone(),
+                    decision: i.decision.clone(),
+                    processing_time: channels_text(&i.channels, time_text, lang),
+                    fee: channels_text(&i.channels, fee_text, lang),
+                    source_url: i.source_url.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The posting sheet a commune office prints and hangs (whoever may read its report): its
+/// posting list by sector, each procedure with its code, name, announcing decision, processing
+/// time, fee and a QR code of its page on the national portal. One HTML page for A4, with
+/// nothing to load.
+#[utoipa::path(
+    tag = "obligation",
+    params(("code" = String, Path, description = "Commune code", example = "23764"), PostingSheetQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A printable HTML page (A4), styles and QR codes inline",
+         content_type = "text/html", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/communes/{code}/posting-sheet")]
+pub async fn get_commune_posting_sheet(
+    identity: Caller<CommuneReaders>,
+    db: web::Data<Db>,
+    cache: web::Data<ReportCache>,
+    path: web::Path<String>,
+    query: web::Query<PostingSheetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let code = commune_code(&path.into_inner())?;
+    let as_of = super::as_of(query.as_of)?;
+    let lang = query.lang.unwrap_or_default();
+    let cache = cache.into_inner();
+    let unit = code.as_str().to_owned();
+    let list = db
+        .run(move |conn| {
+            service::posting_list(conn, &cache, ("", Some(&unit)), as_of, &|province| {
+                identity.require_commune_read(&unit, province)
+            })
+        })
+        .await?;
+    let commune = list.commune.as_ref().map_or("", |c| c.name.as_str());
+    let heading = SheetHeading {
+        commune,
+        province: &list.province.name,
+        as_of,
+    };
+    let printed = (chrono::Utc::now() + chrono::Duration::hours(7))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    let page = sheet::posting_sheet(&heading, &sheet_sectors(&list, lang), lang, &printed)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_LANGUAGE, lang_tag(lang)))
+        .insert_header((header::CONTENT_SECURITY_POLICY, sheet::CSP))
+        .body(page))
 }
 
 /// Where a sector's procedures are posted when their agency text says nothing.

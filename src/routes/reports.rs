@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::export::{Cell, Format, Table, negotiate, respond};
+use super::export::{
+    Cell, Format, Lang, Table, Vocab, negotiate, respond, respond_with, severity_value, workbook,
+};
 use super::postings::commune_code;
 use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
 use crate::cache::ReportCache;
@@ -27,11 +29,15 @@ pub struct ReportQuery {
     /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
 pub(super) fn commune_table(r: &CommuneReport) -> Table {
     Table {
-        sheet: "Findings",
+        sheet: "findings",
+        subtitle: format!("{} ({}) · {}", r.commune.name, r.commune.code, r.as_of),
         columns: vec![
             "commune_code",
             "commune_name",
@@ -62,12 +68,12 @@ pub(super) fn commune_table(r: &CommuneReport) -> Table {
                     Cell::from(r.commune.name.as_str()),
                     Cell::from(r.as_of),
                     Cell::from(f2.id.as_str()),
-                    Cell::from(f2.kind.as_str()),
-                    Cell::from(format!("{:?}", f2.severity).to_lowercase()),
+                    Cell::Value(Vocab::Kind, f2.kind.as_str()),
+                    severity_value(f2.severity),
                     Cell::from(f2.procedure_code.as_str()),
                     Cell::from(f2.procedure_name.clone()),
                     Cell::from(f.sector_name.clone()),
-                    Cell::from(f2.channel.as_str()),
+                    Cell::Value(Vocab::Channel, f2.channel.as_str()),
                     Cell::from(f2.expected.as_ref().and_then(|e| e.decision.clone())),
                     Cell::from(f2.expected.as_ref().map(|e| e.effective_on)),
                     Cell::from(f2.observed.as_ref().map(|o| o.decision.clone())),
@@ -144,17 +150,20 @@ pub async fn get_commune_report(
         });
     }
     let report: CommuneReport = serde_json::from_slice(&body.json).map_err(ApiError::internal)?;
-    respond(
+    respond_with(
         format,
+        query.lang.unwrap_or_default(),
         &report,
         || commune_table(&report),
         &format!("niemyet-{}-{}", code, as_of),
+        |_, lang| workbook::commune(&report, lang),
     )
 }
 
 fn province_table(r: &ProvinceReport) -> Table {
     Table {
-        sheet: "Communes",
+        sheet: "communes",
+        subtitle: format!("{} ({}) · {}", r.province.name, r.province.code, r.as_of),
         columns: vec![
             "province_code",
             "as_of",
@@ -181,13 +190,13 @@ fn province_table(r: &ProvinceReport) -> Table {
                     Cell::from(c.name.as_str()),
                     Cell::from(c.required_pairs),
                     Cell::from(c.ok),
-                    Cell::from(c.completeness),
+                    Cell::Percent(c.completeness),
                     Cell::from(c.missing),
                     Cell::from(c.outdated),
                     Cell::from(c.must_remove),
                     Cell::from(c.other),
                     Cell::from(c.overdue),
-                    Cell::from(c.timely_rate),
+                    Cell::Percent(c.timely_rate),
                 ]
             })
             .collect(),
@@ -229,17 +238,20 @@ pub async fn get_province_report(
         .run(move |conn| service::province_report(conn, &cache, &province, as_of))
         .await?;
     let format = negotiate(&req, query.format);
-    respond(
+    respond_with(
         format,
+        query.lang.unwrap_or_default(),
         &report,
         || province_table(&report),
         &format!("niemyet-{}-{}", code, as_of),
+        |_, lang| workbook::province(&report, lang),
     )
 }
 
 fn national_table(r: &NationalReport) -> Table {
     Table {
-        sheet: "Provinces",
+        sheet: "provinces",
+        subtitle: r.as_of.to_string(),
         columns: vec![
             "as_of",
             "province_code",
@@ -268,12 +280,12 @@ fn national_table(r: &NationalReport) -> Table {
                     Cell::from(p.incomplete_communes),
                     Cell::from(p.totals.required_pairs),
                     Cell::from(p.totals.ok),
-                    Cell::from(p.totals.completeness),
+                    Cell::Percent(p.totals.completeness),
                     Cell::from(counts.missing),
                     Cell::from(counts.outdated),
                     Cell::from(counts.must_remove),
                     Cell::from(p.totals.overdue),
-                    Cell::from(p.totals.timely_rate),
+                    Cell::Percent(p.totals.timely_rate),
                 ]
             })
             .collect(),
@@ -311,6 +323,7 @@ pub async fn get_national_report(
     let format = negotiate(&req, query.format);
     respond(
         format,
+        query.lang.unwrap_or_default(),
         &report,
         || national_table(&report),
         &format!("niemyet-national-{as_of}"),
@@ -325,13 +338,18 @@ pub struct ImpactQuery {
     pub province: Option<String>,
     /// The date the impact is read for (default today).
     pub as_of: Option<NaiveDate>,
+    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
+    /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<Lang>,
 }
 
 fn impact_table(r: &DecisionImpact) -> Table {
     Table {
-        sheet: "Impact",
+        sheet: "impact",
+        subtitle: format!("{} · {}", r.decision_number, r.as_of),
         columns: vec![
             "decision",
             "as_of",
@@ -357,8 +375,8 @@ fn impact_table(r: &DecisionImpact) -> Table {
                     Cell::from(i.commune_name.as_str()),
                     Cell::from(i.procedure_code.as_str()),
                     Cell::from(i.procedure_name.clone()),
-                    Cell::from(i.channel.as_str()),
-                    Cell::from(i.kind.as_str()),
+                    Cell::Value(Vocab::Channel, i.channel.as_str()),
+                    Cell::Value(Vocab::Kind, i.kind.as_str()),
                     Cell::from(i.due_on),
                     Cell::from(i.overdue),
                 ]
@@ -425,5 +443,6 @@ pub async fn get_decision_impact(
     };
     let format = negotiate(&req, query.format);
     let name = format!("niemyet-impact-{}", as_of);
-    respond(format, &report, || impact_table(&report), &name)
+    let lang = query.lang.unwrap_or_default();
+    respond(format, lang, &report, || impact_table(&report), &name)
 }

@@ -273,6 +273,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "ynnnnnn",
     ),
     ("GET", "/api/v1/communes/{code}/posting-list", "ynynyny"),
+    ("GET", "/api/v1/communes/{code}/posting-sheet", "ynynyny"),
     ("GET", "/api/v1/communes/{code}/postings", "ynynyny"),
     ("PUT", "/api/v1/communes/{code}/postings", "ynynnnn"),
     (

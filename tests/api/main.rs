@@ -16,6 +16,7 @@ mod changes;
 mod concurrency;
 mod decisions;
 mod errors;
+mod exports;
 mod hardening;
 mod health;
 mod helpers;

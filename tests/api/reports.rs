@@ -262,11 +262,11 @@ async fn csv_has_a_bom_and_vietnamese_text_and_xlsx_reads_back() {
     assert_eq!(
         records[0][..5],
         [
-            "commune_code",
-            "commune_name",
-            "as_of",
-            "finding_id",
-            "kind"
+            "Mã xã",
+            "Xã, phường, đặc khu",
+            "Ngày báo cáo",
+            "Mã phát hiện",
+            "Loại phát hiện"
         ]
     );
     assert!(
@@ -294,15 +294,18 @@ async fn csv_has_a_bom_and_vietnamese_text_and_xlsx_reads_back() {
     let mut workbook: Xlsx<_> =
         open_workbook_from_rs(Cursor::new(xlsx.bytes.clone())).expect("a workbook");
     let sheet = workbook
-        .worksheet_range("Findings")
+        .worksheet_range("Phát hiện")
         .expect("the sheet is in the workbook");
     assert_eq!(sheet.height(), findings + 1);
     assert_eq!(
-        sheet.get_value((0, 0)).map(|v| v.to_string()),
-        Some("commune_code".into())
+        sheet.get_value((0, 2)).map(|v| v.to_string()),
+        Some("Mã thủ tục".into())
     );
+    let summary = workbook
+        .worksheet_range("Tổng hợp")
+        .expect("the summary comes first");
     assert_eq!(
-        sheet.get_value((1, 1)).map(|v| v.to_string()),
+        summary.get_value((2, 2)).map(|v| v.to_string()),
         Some("Xã Ia Grai".into())
     );
 }

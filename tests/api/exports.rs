@@ -1,0 +1,502 @@
+//! The exports people open: workbooks read back with calamine (and their XML parts where calamine
+//! sees nothing, such as print setup and charts), CSV read as a program reads it.
+
+use std::io::{Cursor, Read};
+
+use calamine::{Data, Range, Reader, Xlsx, open_workbook_from_rs};
+use chrono::NaiveDate;
+use niemyet::auth::Role;
+use serde_json::Value;
+
+use crate::helpers::{Reply, TestApp};
+
+/// A demo commune with missing, outdated, must-remove and unknown-code findings.
+const COMMUNE: &str = "10273";
+const AS_OF: &str = "2026-11-30";
+
+async fn download(app: &TestApp, path: &str, token: &str) -> Reply {
+    let reply = app
+        .send(app.client.get(app.url(path)).bearer_auth(token))
+        .await;
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    reply
+}
+
+fn workbook(bytes: &[u8]) -> Xlsx<Cursor<Vec<u8>>> {
+    open_workbook_from_rs(Cursor::new(bytes.to_vec())).expect("a workbook")
+}
+
+/// One part of the workbook's zip, as text.
+fn part(bytes: &[u8], name: &str) -> Option<String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("an XLSX is a zip");
+    let mut file = zip.by_name(name).ok()?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+fn text(cell: Option<&Data>) -> String {
+    match cell {
+        Some(Data::String(s)) => s.clone(),
+        other => panic!("expected a text cell, got {other:?}"),
+    }
+}
+
+fn number(cell: Option<&Data>) -> f64 {
+    match cell {
+        Some(Data::Float(f)) => *f,
+        Some(Data::Int(n)) => *n as f64,
+        other => panic!("expected a number cell, got {other:?}"),
+    }
+}
+
+/// A date cell's serial day (days since 1899-12-30, as Excel counts).
+fn date(cell: Option<&Data>) -> f64 {
+    match cell {
+        Some(Data::DateTime(d)) => d.as_f64(),
+        other => panic!("expected a date cell, got {other:?}"),
+    }
+}
+
+fn serial(day: &str) -> f64 {
+    let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("a date");
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).expect("Excel's epoch");
+    (day - epoch).num_days() as f64
+}
+
+/// The row whose first cell reads `label`.
+fn row_of(sheet: &Range<Data>, label: &str) -> usize {
+    (0..sheet.height())
+        .find(|r| sheet.get((*r, 0)) == Some(&Data::String(label.to_owned())))
+        .unwrap_or_else(|| panic!("no row `{label}`"))
+}
+
+/// The value beside a label of the summary sheet.
+fn figure(sheet: &Range<Data>, label: &str) -> f64 {
+    number(sheet.get((row_of(sheet, label), 1)))
+}
+
+fn headers(sheet: &Range<Data>, row: usize) -> Vec<String> {
+    (0..sheet.width())
+        .map_while(|c| match sheet.get((row, c)) {
+            Some(Data::String(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[actix_web::test]
+async fn a_commune_workbook_is_in_vietnamese_summary_first_with_typed_cells() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Officer, Some(COMMUNE));
+    let path = format!("/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}");
+    let json = app.get_as(&path, &token).await;
+    let reply = download(&app, &format!("{path}&format=xlsx"), &token).await;
+    assert_eq!(reply.header("content-language").as_deref(), Some("vi"));
+    let bytes = reply.bytes.to_vec();
+    let mut book = workbook(&bytes);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Biểu đồ", "Phát hiện"]);
+
+    // The title block: unit and province codes as text, the date as a date.
+    let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
+    assert_eq!(
+        text(summary.get((0, 0))),
+        "BÁO CÁO KẾT QUẢ NIÊM YẾT THỦ TỤC HÀNH CHÍNH"
+    );
+    let unit = row_of(&summary, "Đơn vị");
+    assert_eq!(text(summary.get((unit, 1))), COMMUNE);
+    assert_eq!(text(summary.get((unit, 2))), json["commune"]["name"]);
+    let province = row_of(&summary, "Tỉnh, thành phố");
+    assert_eq!(text(summary.get((province, 1))), "01", "leading zero kept");
+    assert_eq!(
+        date(summary.get((row_of(&summary, "Số liệu tính đến ngày"), 1))),
+        serial(AS_OF)
+    );
+    assert!(text(summary.get((row_of(&summary, "Quy tắc áp dụng"), 1))).contains("ngày làm việc"));
+    assert!(
+        date(summary.get((row_of(&summary, "Lập lúc (giờ Việt Nam)"), 1))) > serial(AS_OF) - 400.0
+    );
+
+    // The figures are the JSON report's.
+    let s = &json["summary"];
+    let n = |v: &Value| v.as_f64().expect("a number");
+    assert_eq!(
+        figure(&summary, "Số thủ tục phải niêm yết"),
+        n(&s["required_procedures"])
+    );
+    assert_eq!(figure(&summary, "Đạt"), n(&s["ok"]));
+    assert!(close(
+        figure(&summary, "Tỷ lệ đầy đủ"),
+        n(&s["completeness"]) / 100.0
+    ));
+    assert_eq!(
+        figure(&summary, "Chưa niêm yết"),
+        n(&s["counts"]["missing"])
+    );
+    assert_eq!(
+        figure(&summary, "Chưa cập nhật"),
+        n(&s["counts"]["outdated"])
+    );
+    assert_eq!(
+        figure(&summary, "Phải gỡ bỏ"),
+        n(&s["counts"]["must_remove"])
+    );
+    assert_eq!(figure(&summary, "Quá hạn"), n(&s["overdue"]));
+    assert!(close(
+        figure(&summary, "Tỷ lệ đúng hạn"),
+        n(&s["timely_rate"]) / 100.0
+    ));
+    assert!(n(&s["counts"]["outdated"]) > 0.0 && n(&s["counts"]["missing"]) > 0.0);
+
+    // The table by sector, as the JSON lists it.
+    let header = row_of(&summary, "Lĩnh vực");
+    assert_eq!(headers(&summary, header)[..2], ["Lĩnh vực", "Mã lĩnh vực"]);
+    let sectors = json["sectors"].as_array().expect("sectors");
+    assert!(!sectors.is_empty());
+    for (i, sector) in sectors.iter().enumerate() {
+        let r = header + 1 + i;
+        assert_eq!(text(summary.get((r, 0))), sector["sector_name"]);
+        assert_eq!(text(summary.get((r, 1))), sector["sector_code"]);
+        assert!(close(
+            number(summary.get((r, 6))),
+            n(&sector["completeness"]) / 100.0
+        ));
+    }
+
+    // Findings: Vietnamese headers and values, codes as text, dates as dates, worst first.
+    let findings = book.worksheet_range("Phát hiện").expect("a findings sheet");
+    let expected = json["findings"].as_array().expect("findings");
+    assert_eq!(findings.height(), expected.len() + 1);
+    assert_eq!(
+        headers(&findings, 0)[..6],
+        [
+            "Mức độ",
+            "Loại phát hiện",
+            "Mã thủ tục",
+            "Tên thủ tục",
+            "Lĩnh vực",
+            "Hình thức niêm yết"
+        ]
+    );
+    let column = |name: &str| {
+        headers(&findings, 0)
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (due, days) = (column("Hạn niêm yết"), column("Số ngày quá hạn"));
+    let mut codes: Vec<String> = Vec::new();
+    let mut order = Vec::new();
+    for r in 1..findings.height() {
+        codes.push(text(findings.get((r, 2))));
+        let rank = match text(findings.get((r, 0))).as_str() {
+            "Cao" => 0,
+            "Trung bình" => 1,
+            "Thấp" => 2,
+            other => panic!("severity {other}"),
+        };
+        order.push((rank, -(number(findings.get((r, days))) as i64)));
+        assert!(
+            [
+                "Chưa niêm yết",
+                "Niêm yết chưa cập nhật",
+                "Đã bãi bỏ, phải gỡ",
+                "Không thuộc diện phải niêm yết",
+                "Niêm yết trước ngày hiệu lực",
+                "Mã không có trong CSDL"
+            ]
+            .contains(&text(findings.get((r, 1))).as_str())
+        );
+        if !matches!(findings.get((r, due)), Some(Data::Empty) | None) {
+            assert!(date(findings.get((r, due))) > 40000.0);
+        }
+    }
+    assert!(order.is_sorted(), "severity, then days overdue: {order:?}");
+    assert!(order.first().map(|o| o.0) == Some(0) && order.iter().any(|o| o.0 == 1));
+    let mut json_codes: Vec<String> = expected
+        .iter()
+        .map(|f| f["procedure_code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    json_codes.sort();
+    codes.sort();
+    assert_eq!(codes, json_codes, "codes as written, trailing zeros too");
+    assert!(codes.iter().any(|c| c.ends_with('0')));
+
+    // What calamine cannot see: printing and the chart.
+    let findings_xml = part(&bytes, "xl/worksheets/sheet2.xml").expect("the findings sheet");
+    for needle in [
+        "<pageSetUpPr fitToPage=\"1\"/>",
+        "paperSize=\"9\"",
+        "orientation=\"landscape\"",
+        "fitToHeight=\"0\"",
+        "<autoFilter ref=\"A1:",
+        "ySplit=\"1\"",
+        "<oddFooter>",
+        "&amp;P",
+    ] {
+        assert!(
+            findings_xml.contains(needle),
+            "the findings sheet lacks {needle}"
+        );
+    }
+    let book_xml = part(&bytes, "xl/workbook.xml").expect("the workbook part");
+    assert!(book_xml.contains("_xlnm.Print_Titles") && book_xml.contains("_xlnm.Print_Area"));
+    let chart = part(&bytes, "xl/charts/chart1.xml").expect("a chart");
+    assert!(chart.contains("<c:barChart>") && chart.contains("Tổng hợp"));
+    let summary_xml = part(&bytes, "xl/worksheets/sheet1.xml").expect("the summary sheet");
+    assert!(summary_xml.contains("orientation=\"landscape\""));
+    let chart_sheet =
+        part(&bytes, "xl/chartsheets/sheet1.xml").expect("the chart on a sheet of its own");
+    assert!(chart_sheet.contains("<drawing") && chart_sheet.contains("orientation=\"landscape\""));
+}
+
+#[actix_web::test]
+async fn a_province_workbook_sums_up_its_communes_with_their_codes_as_text() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Auditor, Some("01"));
+    let path = format!("/api/v1/provinces/01/report?as_of={AS_OF}");
+    let json = app.get_as(&path, &token).await;
+    let bytes = download(&app, &format!("{path}&format=xlsx"), &token)
+        .await
+        .bytes
+        .to_vec();
+    let mut book = workbook(&bytes);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Biểu đồ", "Theo lĩnh vực"]);
+    let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
+    assert_eq!(
+        text(summary.get((0, 0))),
+        "BÁO CÁO TỔNG HỢP NIÊM YẾT THỦ TỤC HÀNH CHÍNH CÁC XÃ"
+    );
+    assert_eq!(text(summary.get((row_of(&summary, "Đơn vị"), 1))), "01");
+    let t = &json["totals"];
+    let n = |v: &Value| v.as_f64().expect("a number");
+    assert_eq!(figure(&summary, "Số xã"), n(&t["communes"]));
+    assert!(close(
+        figure(&summary, "Tỷ lệ đầy đủ"),
+        n(&t["completeness"]) / 100.0
+    ));
+    assert_eq!(
+        figure(&summary, "Chưa niêm yết"),
+        n(&t["counts"]["missing"])
+    );
+    assert_eq!(figure(&summary, "Quá hạn"), n(&t["overdue"]));
+
+    // A row per commune, worst first as in the JSON, codes with their leading zeros.
+    let header = row_of(&summary, "Xã, phường, đặc khu");
+    assert_eq!(headers(&summary, header)[1], "Mã xã");
+    let communes = json["communes"].as_array().expect("communes");
+    assert!(communes.len() > 100);
+    for (i, c) in communes.iter().enumerate() {
+        let r = header + 1 + i;
+        assert_eq!(text(summary.get((r, 1))), c["code"]);
+        assert!(close(
+            number(summary.get((r, 4))),
+            n(&c["completeness"]) / 100.0
+        ));
+    }
+    assert!(communes.iter().any(|c| c["code"] == "00004"));
+
+    let sectors = book
+        .worksheet_range("Theo lĩnh vực")
+        .expect("a sector sheet");
+    assert_eq!(
+        sectors.height(),
+        json["sectors"].as_array().map_or(0, Vec::len) + 1
+    );
+
+    let xml = part(&bytes, "xl/worksheets/sheet1.xml").expect("the summary sheet");
+    assert!(xml.contains("orientation=\"landscape\"") && xml.contains("fitToHeight=\"0\""));
+    let chart = part(&bytes, "xl/charts/chart1.xml").expect("a chart per commune");
+    assert!(chart.contains(&format!(
+        "$A${}:$A${}",
+        header + 2,
+        header + 1 + communes.len()
+    )));
+}
+
+#[actix_web::test]
+async fn english_is_asked_for_with_lang_and_anything_else_is_a_bad_request() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Officer, Some(COMMUNE));
+    let path = format!("/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}");
+    let bytes = download(&app, &format!("{path}&format=xlsx&lang=en"), &token)
+        .await
+        .bytes
+        .to_vec();
+    let mut book = workbook(&bytes);
+    assert_eq!(book.sheet_names(), ["Summary", "Chart", "Findings"]);
+    let findings = book.worksheet_range("Findings").expect("findings");
+    assert_eq!(
+        headers(&findings, 0)[..3],
+        ["Severity", "Kind", "Procedure code"]
+    );
+    assert_eq!(text(findings.get((1, 0))), "High");
+    assert_eq!(text(findings.get((1, 1))), "Missing");
+
+    // CSV: Vietnamese headers by default, the JSON's names in English, the same columns in the
+    // same order, and the same values.
+    let vi = download(&app, &format!("{path}&format=csv"), &token).await;
+    let en = download(&app, &format!("{path}&format=csv&lang=en"), &token).await;
+    let records = |reply: &Reply| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&reply.bytes[3..])
+            .records()
+            .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let (vi, en) = (records(&vi), records(&en));
+    assert_eq!(vi[0][..3], ["Mã xã", "Xã, phường, đặc khu", "Ngày báo cáo"]);
+    assert_eq!(en[0][..3], ["commune_code", "commune_name", "as_of"]);
+    assert_eq!(vi[0].len(), en[0].len());
+    assert_eq!(vi[1..], en[1..], "only the headers differ");
+    let kind = en[0]
+        .iter()
+        .position(|h| h == "kind")
+        .expect("a kind column");
+    assert_eq!(vi[0][kind], "Loại phát hiện");
+
+    let auditor = app.token(Role::Auditor, None);
+    for path in [
+        format!("{path}&lang=fr"),
+        format!("{path}&format=csv&lang=VI"),
+        "/api/v1/provinces/01/report?lang=".to_owned(),
+        "/api/v1/provinces/01/posting-list?format=xlsx&lang=fr".to_owned(),
+        "/api/v1/catalogue/changes?since=2026-05-01&lang=de".to_owned(),
+    ] {
+        let problem = app
+            .send(app.client.get(app.url(&path)).bearer_auth(&auditor))
+            .await
+            .problem(400);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("`vi` or `en`")),
+            "{path}: {problem}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn csv_keeps_codes_exactly_as_the_json_has_them() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Auditor, Some("01"));
+    let path = format!("/api/v1/provinces/01/report?as_of={AS_OF}");
+    let json = app.get_as(&path, &token).await;
+    let csv = download(&app, &format!("{path}&format=csv&lang=en"), &token).await;
+    let text = String::from_utf8(csv.bytes[3..].to_vec()).expect("UTF-8");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+    let communes = json["communes"].as_array().expect("communes");
+    assert_eq!(rows.len(), communes.len());
+    for (row, commune) in rows.iter().zip(communes) {
+        assert_eq!(
+            &row[0], "01",
+            "no quote, apostrophe or formula around a code"
+        );
+        assert_eq!(&row[2], commune["code"].as_str().unwrap_or_default());
+    }
+    assert!(text.contains("\r\n01,2026-11-30,00004,"));
+}
+
+#[actix_web::test]
+async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure() {
+    let app = TestApp::spawn().await;
+    let commune = "23764";
+    let officer = app.token(Role::Officer, Some(commune));
+    let query = format!("as_of={AS_OF}");
+    let list = app
+        .get_as(
+            &format!("/api/v1/communes/{commune}/posting-list?{query}"),
+            &officer,
+        )
+        .await;
+    let path = format!("/api/v1/communes/{commune}/posting-sheet?{query}");
+    let reply = download(&app, &path, &officer).await;
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(
+        reply
+            .header("content-security-policy")
+            .is_some_and(|c| c.starts_with("default-src 'none'"))
+    );
+    let html = reply.text();
+    assert!(html.contains(list["commune"]["name"].as_str().expect("a name")));
+    assert!(html.contains("DANH MỤC THỦ TỤC HÀNH CHÍNH NIÊM YẾT CÔNG KHAI"));
+    assert!(html.contains("size: A4"));
+    for external in ["src=", "href=", "url(", "@import", "<script", "<link"] {
+        assert!(!html.contains(external), "the page loads {external}");
+    }
+
+    // Every procedure, sector by sector in the list's order, one QR code each.
+    let sectors = list["sectors"].as_array().expect("sectors");
+    let items: Vec<&Value> = sectors
+        .iter()
+        .flat_map(|s| s["items"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(
+        items.len() as u64,
+        list["procedures"].as_u64().expect("a count")
+    );
+    let with_url = items.iter().filter(|i| i["source_url"].is_string()).count();
+    assert!(with_url > 0);
+    assert_eq!(html.matches("<svg").count(), with_url);
+    let mut at = 0;
+    for sector in sectors {
+        let heading = format!("Lĩnh vực {}", sector["sector_name"].as_str().unwrap_or(""));
+        at += html[at..]
+            .find(&heading)
+            .unwrap_or_else(|| panic!("{heading} after the one before"));
+        for item in sector["items"].as_array().into_iter().flatten() {
+            let code = format!("<td>{}</td>", item["procedure_code"].as_str().unwrap_or(""));
+            assert!(html[at..].contains(&code), "{code} under its sector");
+        }
+    }
+    // The QR code beside a procedure is its own page's.
+    let item = items
+        .iter()
+        .find(|i| i["source_url"].is_string())
+        .expect("a procedure with a page");
+    let url = item["source_url"].as_str().unwrap_or("");
+    let qr = niemyet::routes::export::sheet::qr_svg(url).expect("a QR code");
+    let code = format!("<td>{}</td>", item["procedure_code"].as_str().unwrap_or(""));
+    let row = &html[html.find(&code).expect("its row")..];
+    let row = &row[..row.find("</tr>").expect("the row ends")];
+    assert!(row.contains(&qr), "the QR code of {url}");
+
+    // In English on request; in the commune's scope only, like its posting list.
+    let english = download(&app, &format!("{path}&lang=en"), &officer).await;
+    let english = english.text();
+    assert!(english.contains("ADMINISTRATIVE PROCEDURES POSTED FOR THE PUBLIC"));
+    assert!(html.contains("trực tiếp: ") && !english.contains("trực tiếp: "));
+    assert!(english.contains("in person: ") && english.contains("working days"));
+    app.send(
+        app.client
+            .get(app.url(&path))
+            .bearer_auth(app.token(Role::Officer, Some("10441"))),
+    )
+    .await
+    .problem(403);
+    app.get(&path).await.problem(401);
+    app.send(
+        app.client
+            .get(app.url(&format!("{path}&lang=fr")))
+            .bearer_auth(&officer),
+    )
+    .await
+    .problem(400);
+    app.send(
+        app.client
+            .get(app.url("/api/v1/communes/52/posting-sheet"))
+            .bearer_auth(app.token(Role::Admin, None)),
+    )
+    .await
+    .problem(422);
+}
