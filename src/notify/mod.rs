@@ -29,14 +29,14 @@ use crate::repo::webhooks::{self as repo, AttemptRow, Claimed, EventRow, Outcome
 use crate::services::ServiceError;
 use crate::services::reports::{communes_overdue, decision_impact};
 use crate::services::webhooks::{resolve, signing_keys};
-use crate::services::write::{Actor, Emit, Guard, transact};
+use crate::services::write::{Actor, Emit, Guard, OUTBOX_WRITTEN, transact};
 
 /// How often an idle worker looks for work.
 const POLL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once, and to one subscription per claim (those are sent one after
 /// another, in order).
 const IN_FLIGHT: usize = 32;
-const PER_WEBHOOK: usize = 8;
+const PER_WEBHOOK: usize = 16;
 /// Days of events written at most when the service comes back after a long stop.
 const CATCH_UP_DAYS: i64 = 31;
 /// What is kept of a receiver's error.
@@ -178,9 +178,7 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
                         busy.insert(webhook.clone(), group.len());
                         let ctx = ctx.clone();
                         in_flight.spawn(async move {
-                            for claimed in group {
-                                deliver(&ctx, claimed).await;
-                            }
+                            deliver_group(&ctx, group).await;
                             webhook
                         });
                     }
@@ -191,6 +189,7 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
         if !worked {
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
+                _ = OUTBOX_WRITTEN.notified() => {}
                 Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(webhook) = finished {
                         busy.remove(&webhook);
@@ -203,10 +202,12 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
     // (here or in another instance) sends them again: at least once.
 }
 
-/// How long a claimed delivery is this worker's: time to connect, send and record.
+/// How long claimed deliveries are this worker's: time to send a whole group, one after
+/// another, each up to the time-out, and to record them.
 fn lease(settings: &WebhookSettings) -> TimeDelta {
-    TimeDelta::from_std(settings.timeout * 2).unwrap_or(TimeDelta::seconds(30))
-        + TimeDelta::seconds(5)
+    let per_delivery = TimeDelta::from_std(settings.timeout).unwrap_or(TimeDelta::seconds(15))
+        + TimeDelta::seconds(2);
+    per_delivery * PER_WEBHOOK as i32 + TimeDelta::seconds(10)
 }
 
 /// Claimed deliveries by subscription, each group in the order claimed.
@@ -479,22 +480,68 @@ pub fn body_for(event: &EventRow, province: Option<&str>) -> Option<String> {
     )
 }
 
-/// Sends one claimed delivery and records the attempt.
-async fn deliver(ctx: &Ctx, (delivery, webhook, event): Claimed) {
+/// What became of one claimed delivery.
+enum Done {
+    /// Sent: the attempt and what follows from it.
+    Sent { outcome: Outcome, gone: bool },
+    /// Nothing in it for the subscription's province.
+    Skipped(String),
+    /// Not sent (its subscription answered 410 earlier in the group): back to the queue.
+    Released(String),
+}
+
+/// Sends a subscription's claimed deliveries one after another, then records them all in one
+/// transaction (one write, not one per delivery: the deliveries keep pace with a busy
+/// database). A crash before the record sends them again: at least once.
+async fn deliver_group(ctx: &Ctx, group: Vec<Claimed>) {
+    let mut done = Vec::with_capacity(group.len());
+    let mut gone = false;
+    for claimed in group {
+        if gone {
+            done.push(Done::Released(claimed.0.id.clone()));
+        } else {
+            let d = deliver(ctx, claimed).await;
+            gone |= matches!(d, Done::Sent { gone: true, .. });
+            done.push(d);
+        }
+    }
+    let recorded = ctx
+        .blocking(move |conn, _| {
+            write_tx(conn, WriteLock::Rows, |conn| {
+                for d in &done {
+                    match d {
+                        Done::Sent { outcome, gone } => {
+                            repo::record_attempt(conn, outcome)?;
+                            if *gone {
+                                repo::disable(
+                                    conn,
+                                    &outcome.webhook_id,
+                                    "the receiver answered 410 Gone",
+                                    outcome.attempt.attempted_at,
+                                )?;
+                            }
+                        }
+                        Done::Skipped(id) => repo::skip(conn, id)?,
+                        Done::Released(id) => repo::release(conn, id)?,
+                    }
+                }
+                Ok::<_, ServiceError>(())
+            })
+        })
+        .await;
+    if let Err(e) = recorded {
+        // The leases lapse and the deliveries are sent again: at least once.
+        tracing::warn!(error = %e, "webhook attempts were not recorded");
+    }
+}
+
+/// Sends one claimed delivery (unless there is nothing in it for the subscription).
+async fn deliver(ctx: &Ctx, (delivery, webhook, event): Claimed) -> Done {
     let body = match delivery.body.clone() {
         Some(body) => body,
         None => match body_for(&event, webhook.province_code.as_deref()) {
             Some(body) => body,
-            None => {
-                let id = delivery.id.clone();
-                let skipped = ctx
-                    .blocking(move |conn, _| Ok(repo::skip(conn, &id)?))
-                    .await;
-                if let Err(e) = skipped {
-                    tracing::warn!(error = %e, delivery = %delivery.id, "a skipped delivery stays leased");
-                }
-                return;
-            }
+            None => return Done::Skipped(delivery.id),
         },
     };
     let now = chrono::Utc::now();
@@ -517,22 +564,6 @@ async fn deliver(ctx: &Ctx, (delivery, webhook, event): Claimed) {
         (false, None) => "failed",
     };
     let at = now.naive_utc();
-    let outcome = Outcome {
-        attempt: AttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            delivery_id: delivery.id.clone(),
-            attempted_at: at,
-            status_code: status_code.map(i32::from),
-            latency_ms,
-            error: error.clone(),
-        },
-        status,
-        next_attempt_at: retry
-            .and_then(|d| TimeDelta::from_std(d).ok())
-            .map_or(at, |d| at + d),
-        body,
-        delivered_at: delivered.then_some(at),
-    };
     tracing::info!(
         delivery = %delivery.id,
         webhook = %webhook.id,
@@ -545,26 +576,25 @@ async fn deliver(ctx: &Ctx, (delivery, webhook, event): Claimed) {
         error = error.as_deref().unwrap_or(""),
         "webhook delivery attempted"
     );
-    let webhook_id = webhook.id.clone();
-    let recorded = ctx
-        .blocking(move |conn, _| {
-            write_tx(conn, WriteLock::Rows, |conn| {
-                repo::record_attempt(conn, &outcome)?;
-                if gone {
-                    repo::disable(
-                        conn,
-                        &webhook_id,
-                        "the receiver answered 410 Gone",
-                        outcome.attempt.attempted_at,
-                    )?;
-                }
-                Ok::<_, ServiceError>(())
-            })
-        })
-        .await;
-    if let Err(e) = recorded {
-        // The lease lapses and the delivery is sent again: at least once.
-        tracing::warn!(error = %e, delivery = %delivery.id, "a webhook attempt was not recorded");
+    Done::Sent {
+        outcome: Outcome {
+            webhook_id: webhook.id.clone(),
+            attempt: AttemptRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                delivery_id: delivery.id.clone(),
+                attempted_at: at,
+                status_code: status_code.map(i32::from),
+                latency_ms,
+                error,
+            },
+            status,
+            next_attempt_at: retry
+                .and_then(|d| TimeDelta::from_std(d).ok())
+                .map_or(at, |d| at + d),
+            body,
+            delivered_at: delivered.then_some(at),
+        },
+        gone,
     }
 }
 

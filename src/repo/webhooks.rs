@@ -339,6 +339,7 @@ pub fn claim(
 /// What one attempt did to its delivery.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    pub webhook_id: String,
     pub attempt: AttemptRow,
     pub status: &'static str,
     pub next_attempt_at: NaiveDateTime,
@@ -375,6 +376,14 @@ pub fn skip(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
             webhook_deliveries::status.eq("skipped"),
             webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
         ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Gives a claimed delivery back, unsent.
+pub fn release(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(webhook_deliveries::table.find(id))
+        .set(webhook_deliveries::lease_until.eq(None::<NaiveDateTime>))
         .execute(conn)
         .map(drop)
 }

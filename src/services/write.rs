@@ -163,6 +163,10 @@ impl Tx<'_> {
     }
 }
 
+/// Woken after a write that put events in the outbox commits: this process's webhook worker
+/// sends them at once instead of at its next look (other instances find them when they look).
+pub static OUTBOX_WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// Runs `change` as one write: under `guard`'s lock, in one transaction that also bumps the
 /// counters and writes the audit entries `change` asked for. Nothing is written when `change`
 /// (or anything after it) fails.
@@ -172,7 +176,8 @@ pub fn transact<T>(
     actor: &Actor,
     change: impl FnOnce(&mut Tx<'_>) -> Result<T, ServiceError>,
 ) -> Result<Committed<T>, ServiceError> {
-    write_tx(conn, guard.lock, |conn| {
+    let mut emitted = false;
+    let committed = write_tx(conn, guard.lock, |conn| {
         let mut tx = Tx {
             conn,
             if_match: guard.if_match,
@@ -217,6 +222,7 @@ pub fn transact<T>(
             )?;
         }
         let now = crate::repo::now();
+        emitted = !emits.is_empty();
         for e in emits {
             let data = e
                 .data
@@ -236,7 +242,11 @@ pub fn transact<T>(
             )?;
         }
         Ok(Committed::new(value, bumped))
-    })
+    })?;
+    if emitted {
+        OUTBOX_WRITTEN.notify_waiters();
+    }
+    Ok(committed)
 }
 
 #[cfg(test)]
