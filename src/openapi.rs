@@ -44,6 +44,11 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT from the identity provider. On a development server, mint one with \
+                         `niemyet token --role admin` (or `editor`, `auditor --unit 52`, \
+                         `officer --unit 23764`) and paste it here, without `Bearer`.",
+                    ))
                     .build(),
             ),
         );

@@ -201,6 +201,9 @@ fn run(
             .configure(routes::configure)
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+            // A person typing the address lands on the documentation.
+            .service(web::redirect("/", "/docs/"))
+            .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(crate::http::compress))
             .wrap(from_fn(crate::ratelimit::limit))

@@ -72,3 +72,31 @@ async fn ready_is_503_problem_when_the_database_is_gone() {
     );
     assert_eq!(app.get("/health").await.status, 200);
 }
+
+#[actix_web::test]
+async fn the_bare_address_leads_to_the_documentation() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    for path in ["/", "/docs"] {
+        let reply = client.get(app.url(path)).send().await.expect("an answer");
+        assert!(
+            reply.status().is_redirection(),
+            "{path}: {}",
+            reply.status()
+        );
+        assert_eq!(
+            reply
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok()),
+            Some("/docs/"),
+            "{path}"
+        );
+    }
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("swagger"), "{}", docs.text());
+}
