@@ -119,6 +119,8 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
     let mut in_flight: tokio::task::JoinSet<String> = tokio::task::JoinSet::new();
     // Subscriptions with deliveries in flight here, and how many.
     let mut busy: HashMap<String, usize> = HashMap::new();
+    // Events whose data failed, and how many times in a row.
+    let mut failures: HashMap<String, u32> = HashMap::new();
     // The day's events are written beside the deliveries, never in their way: a day waiting
     // for another instance's lock (or for a database that is slow to answer) holds up no
     // delivery.
@@ -152,8 +154,26 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
             .blocking(move |conn, _| Ok(repo::has_work(conn, now)?))
             .await
         {
-            match ctx.blocking(prepare_one).await {
-                Ok(prepared) => worked |= prepared,
+            let give_up: HashSet<String> = failures
+                .iter()
+                .filter(|(_, n)| **n >= GIVE_UP_AFTER)
+                .map(|(id, _)| id.clone())
+                .collect();
+            match ctx
+                .blocking(move |conn, ctx| Ok(prepare_one(conn, ctx, &give_up)))
+                .await
+            {
+                Ok(Ok(Some(id))) => {
+                    failures.remove(&id);
+                    worked = true;
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err((id, e))) => {
+                    tracing::warn!(error = %e, event = id.as_deref().unwrap_or(""), "a webhook event's data could not be prepared");
+                    if let Some(id) = id {
+                        *failures.entry(id).or_default() += 1;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "a webhook event's data could not be prepared")
                 }
@@ -299,18 +319,42 @@ pub fn to_value(data: &impl serde::Serialize) -> Value {
 }
 
 /// Prepares the data of the oldest event that waits for it; `false` if none does.
-fn prepare_one(conn: &mut DbConnection, ctx: &Ctx) -> Result<bool, ServiceError> {
-    let Some(event) = repo::unprepared(conn, 1)?.into_iter().next() else {
-        return Ok(false);
+/// An event whose data failed [`GIVE_UP_AFTER`] times in a row is sent with what is known
+/// (its subject, and why the rest is missing) rather than holding up the events behind it.
+const GIVE_UP_AFTER: u32 = 5;
+
+/// Prepares the data of the oldest event that waits for it (`Ok(None)` if none does); on
+/// failure, which event failed.
+fn prepare_one(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    give_up: &HashSet<String>,
+) -> Result<Option<String>, (Option<String>, ServiceError)> {
+    let Some(event) = repo::unprepared(conn, 1)
+        .map_err(|e| (None, e.into()))?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
     };
-    let data = match EventType::parse(&event.kind) {
-        Some(EventType::DecisionRecorded) => decision_data(conn, ctx, &event)?,
-        Some(EventType::FindingsOverdue) => overdue_data(conn, ctx, &event)?,
-        // Written with their data; an unknown kind gets an empty one rather than blocking.
-        Some(EventType::ItemsEffective | EventType::InspectionRecorded) | None => json!({}),
+    let computed = if give_up.contains(&event.id) {
+        Ok(json!({
+            "subject": event.subject,
+            "unavailable": "the service could not compute this event's data; read the linked \
+                            resources or the change feed",
+        }))
+    } else {
+        match EventType::parse(&event.kind) {
+            Some(EventType::DecisionRecorded) => decision_data(conn, ctx, &event),
+            Some(EventType::FindingsOverdue) => overdue_data(conn, ctx, &event),
+            // Written with their data; an unknown kind gets an empty one rather than blocking.
+            Some(EventType::ItemsEffective | EventType::InspectionRecorded) | None => Ok(json!({})),
+        }
     };
-    repo::prepare(conn, &event.id, &data.to_string())?;
-    Ok(true)
+    let data = computed.map_err(|e| (Some(event.id.clone()), e))?;
+    repo::prepare(conn, &event.id, &data.to_string())
+        .map_err(|e| (Some(event.id.clone()), e.into()))?;
+    Ok(Some(event.id))
 }
 
 /// A decision's data: per province, the communes it asks to post, take down or re-post
