@@ -86,7 +86,23 @@ pub fn start(
     clock: Clock,
 ) -> anyhow::Result<Stop> {
     let stop = Arc::new(AtomicBool::new(false));
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder();
+    // The OpenSSL compiled into the binary looks for trusted certificates under its own prefix,
+    // not the system's: the system's bundle is given to it here, so that `https://` receivers
+    // verify without SSL_CERT_FILE being set.
+    match system_roots() {
+        Some((path, certs)) => {
+            tracing::debug!(path, certificates = certs.len(), "webhook TLS roots");
+            for cert in certs {
+                client = client.add_root_certificate(cert);
+            }
+        }
+        None => tracing::warn!(
+            "no system certificate bundle found: https:// webhook receivers verify only against \
+             SSL_CERT_FILE or SSL_CERT_DIR"
+        ),
+    }
+    let client = client
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         // A redirect could lead anywhere, an internal address included: a 3xx is a failure.
@@ -112,6 +128,24 @@ pub fn start(
         .name("webhooks".into())
         .spawn(move || runtime.block_on(run(ctx, flag)))?;
     Ok(Stop(stop))
+}
+
+/// The system's trusted certificates: `SSL_CERT_FILE` if set, else the first bundle found where
+/// Debian, Ubuntu, Alpine or Red Hat keep it.
+fn system_roots() -> Option<(String, Vec<reqwest::Certificate>)> {
+    let candidates = std::env::var("SSL_CERT_FILE").into_iter().chain(
+        [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem",
+        ]
+        .map(str::to_owned),
+    );
+    candidates.into_iter().find_map(|path| {
+        let pem = std::fs::read(&path).ok()?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).ok()?;
+        (!certs.is_empty()).then_some((path, certs))
+    })
 }
 
 /// The worker's loop.
@@ -769,6 +803,15 @@ mod tests {
         assert_eq!(own["data"]["items"], json!([{"scope": "national"}]));
         let only_01 = event(json!({"items": [{"scope": "01"}]}));
         assert_eq!(body_for(&only_01, Some("52")), None);
+    }
+
+    #[test]
+    fn the_system_certificates_are_found() {
+        // Debian and Ubuntu keep them in ca-certificates.crt (the CI machine's kind).
+        if std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+            let (_, certs) = system_roots().expect("the bundle reads");
+            assert!(certs.len() > 50, "{}", certs.len());
+        }
     }
 
     #[test]
