@@ -23,7 +23,7 @@ pub struct ChangesQuery {
     /// Only procedures of this level, e.g. `commune`.
     #[param(inline)]
     pub level: Option<Level>,
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -78,7 +78,7 @@ fn changes_table(f: &ChangeFeed, since: NaiveDate) -> Table {
     params(ChangesQuery),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per item",
-         content((ChangeFeed = "application/json"), (String = "text/csv"),
+         content((ChangeFeed = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

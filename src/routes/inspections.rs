@@ -8,7 +8,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::export::{
-    Cell, Format, Lang, Table, Vocab, negotiate, respond, respond_with, severity_value, workbook,
+    Cell, Format, Lang, Table, Vocab, negotiate, page, respond, respond_pages, severity_value,
+    workbook,
 };
 use super::reports::commune_table;
 use super::{decode_cursor, encode_cursor, page_limit};
@@ -311,7 +312,7 @@ fn load_readable(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -327,7 +328,7 @@ pub struct FormatQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per finding", headers(("ETag" = String)),
-         content((Inspection = "application/json"), (String = "text/csv"),
+         content((Inspection = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -354,13 +355,13 @@ pub async fn get_inspection(
         inspection.summary.commune, inspection.summary.inspected_on
     );
     let lang = query.lang.unwrap_or_default();
-    let mut response = respond_with(
-        format,
-        lang,
+    let mut response = respond_pages(
+        (format, lang),
         &inspection,
         || commune_table(&inspection.report),
         &name,
         |_, lang| workbook::commune(&inspection.report, lang),
+        |lang| page::inspection(&inspection, lang),
     )?;
     // One tag per representation: the JSON, CSV and XLSX forms differ.
     let tag = match format {
@@ -370,6 +371,7 @@ pub async fn get_inspection(
             etag(&inspection.summary.content_hash).trim_matches('"'),
             match other {
                 Format::Csv => "csv",
+                Format::Html => "html",
                 _ => "xlsx",
             }
         ),
@@ -390,7 +392,7 @@ pub async fn get_inspection(
 pub struct FollowUpQuery {
     /// The day to compare with (default today; not before the inspection).
     pub as_of: Option<NaiveDate>,
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -452,7 +454,7 @@ fn follow_up_table(f: &FollowUp) -> Table {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per finding",
-         content((FollowUp = "application/json"), (String = "text/csv"),
+         content((FollowUp = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

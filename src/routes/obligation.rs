@@ -125,7 +125,7 @@ pub async fn put_posting_places(
 pub struct PostingListQuery {
     /// The date (default today).
     pub as_of: Option<NaiveDate>,
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -241,7 +241,7 @@ fn list_table(l: &PostingList) -> Table {
     params(("code" = String, Path, description = "Province code", example = "52"), PostingListQuery),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per procedure",
-         content((PostingList = "application/json"), (String = "text/csv"),
+         content((PostingList = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -279,7 +279,7 @@ pub async fn get_province_posting_list(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per procedure",
-         content((PostingList = "application/json"), (String = "text/csv"),
+         content((PostingList = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

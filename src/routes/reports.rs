@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::export::{
-    Cell, Format, Lang, Table, Vocab, negotiate, respond, respond_with, severity_value, workbook,
+    Cell, Format, Lang, Table, Vocab, negotiate, page, respond, respond_pages, respond_with,
+    severity_value, workbook,
 };
 use super::postings::commune_code;
 use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
@@ -26,7 +27,7 @@ use crate::services::reports::{
 pub struct ReportQuery {
     /// The date the report is for (default today).
     pub as_of: Option<NaiveDate>,
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -96,7 +97,7 @@ pub(super) fn commune_table(r: &CommuneReport) -> Table {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per finding", 
-         content((CommuneReport = "application/json"), (String = "text/csv"),
+         content((CommuneReport = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -150,13 +151,13 @@ pub async fn get_commune_report(
         });
     }
     let report: CommuneReport = serde_json::from_slice(&body.json).map_err(ApiError::internal)?;
-    respond_with(
-        format,
-        query.lang.unwrap_or_default(),
+    respond_pages(
+        (format, query.lang.unwrap_or_default()),
         &report,
         || commune_table(&report),
         &format!("niemyet-{}-{}", code, as_of),
         |_, lang| workbook::commune(&report, lang),
+        |lang| page::commune(&report, lang),
     )
 }
 
@@ -211,7 +212,7 @@ fn province_table(r: &ProvinceReport) -> Table {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per commune", 
-         content((ProvinceReport = "application/json"), (String = "text/csv"),
+         content((ProvinceReport = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -299,7 +300,7 @@ fn national_table(r: &NationalReport) -> Table {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per province", 
-         content((NationalReport = "application/json"), (String = "text/csv"),
+         content((NationalReport = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -338,7 +339,7 @@ pub struct ImpactQuery {
     pub province: Option<String>,
     /// The date the impact is read for (default today).
     pub as_of: Option<NaiveDate>,
-    /// `json`, `csv` or `xlsx`; overrides the `Accept` header.
+    /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<Format>,
     /// The language of CSV headers and of workbooks: `vi` (default) or `en`.
@@ -393,7 +394,7 @@ fn impact_table(r: &DecisionImpact) -> Table {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per pending posting", 
-         content((DecisionImpact = "application/json"), (String = "text/csv"),
+         content((DecisionImpact = "application/json"), (String = "text/csv"), (String = "text/html"),
                  (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -500,3 +500,151 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
     .await
     .problem(422);
 }
+
+/// Whether a page loads anything from elsewhere (a script, a style sheet, an image, a font).
+fn loads_something(html: &str) -> bool {
+    let lower = html.to_lowercase();
+    [
+        "<script", "<link", "<img", "<iframe", "@import", "src=", "url(",
+    ]
+    .iter()
+    .any(|t| lower.contains(t))
+}
+
+#[actix_web::test]
+async fn a_commune_report_prints_as_a_page_summary_first_findings_by_severity() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Admin, None);
+    let json = app
+        .get_as(
+            &format!("/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}"),
+            &token,
+        )
+        .await;
+    for path in [
+        format!("/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}&format=html"),
+        format!("/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}"),
+    ] {
+        let reply = app
+            .send(
+                app.client
+                    .get(app.url(&path))
+                    .bearer_auth(&token)
+                    .header("accept", "text/html"),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")),
+            "{path}"
+        );
+        assert!(
+            reply
+                .header("content-security-policy")
+                .is_some_and(|c| c.starts_with("default-src 'none'")),
+            "{path}"
+        );
+        let html = reply.text();
+        assert!(!loads_something(&html), "the page loads nothing");
+        assert!(html.contains("BÁO CÁO KẾT QUẢ NIÊM YẾT THỦ TỤC HÀNH CHÍNH"));
+        assert!(html.contains("Xã Phú Xuyên"), "the commune's name");
+        assert!(html.contains("30/11/2026"), "dates as people write them");
+        assert!(html.contains("size: A4 landscape"));
+        // The summary before the findings, and one row per finding.
+        let figures = html.find("SỐ LIỆU CHÍNH").expect("the key figures");
+        let findings = html.find("Sắp xếp: mức độ").expect("the findings' heading");
+        assert!(figures < findings);
+        let count = json["findings"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(count > 0);
+        let body = &html[findings..];
+        assert_eq!(
+            body.matches("<tr>").count(),
+            count + 1,
+            "a header and a row each"
+        );
+        // Most severe first: the first row is high, and no high row comes after a medium one.
+        let high = body.find(">Cao<").expect("a high finding");
+        let medium = body.find(">Trung bình<").expect("a medium finding");
+        assert!(high < medium);
+        assert!(!body[medium..].contains(">Cao<"));
+    }
+    let english = app
+        .send(
+            app.client
+                .get(app.url(&format!(
+                    "/api/v1/communes/{COMMUNE}/report?as_of={AS_OF}&format=html&lang=en"
+                )))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(english.status, 200);
+    assert!(
+        english
+            .text()
+            .contains("PUBLIC POSTING OF ADMINISTRATIVE PROCEDURES: COMMUNE REPORT")
+    );
+    assert!(english.text().contains("2026-11-30"));
+}
+
+#[actix_web::test]
+async fn an_inspection_prints_as_its_record_with_the_team_and_a_block_to_sign() {
+    let app = TestApp::spawn_demo().await;
+    let auditor = app.token(Role::Auditor, Some("01"));
+    let created = app
+        .post_json(
+            "/api/v1/inspections",
+            &serde_json::json!({"unit": COMMUNE, "inspected_on": "2026-11-20",
+                                "team": ["Nguyễn Văn An", "Trần Thị Bình"],
+                                "notes": "Bảng niêm yết thiếu lĩnh vực hộ tịch.\nĐề nghị bổ sung trong 5 ngày."}),
+            Some(&auditor),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap_or_default().to_owned();
+    let reply = download(
+        &app,
+        &format!("/api/v1/inspections/{id}?format=html"),
+        &auditor,
+    )
+    .await;
+    let html = reply.text();
+    assert!(!loads_something(&html));
+    assert!(html.contains("BIÊN BẢN KIỂM TRA VIỆC NIÊM YẾT, CÔNG KHAI THỦ TỤC HÀNH CHÍNH"));
+    assert!(html.contains("Nguyễn Văn An, Trần Thị Bình"));
+    assert!(html.contains("20/11/2026"));
+    assert!(
+        html.contains("Bảng niêm yết thiếu lĩnh vực hộ tịch.<br>Đề nghị bổ sung trong 5 ngày.")
+    );
+    assert!(html.contains("TRƯỞNG ĐOÀN KIỂM TRA"));
+    assert!(html.contains("ĐẠI DIỆN ĐƠN VỊ ĐƯỢC KIỂM TRA"));
+    assert!(html.contains("(Ký, ghi rõ họ tên)"));
+    // Its own tag: the page is another representation of the same record.
+    let json = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/inspections/{id}")))
+                .bearer_auth(&auditor),
+        )
+        .await;
+    assert_ne!(json.header("etag"), reply.header("etag"));
+    assert!(reply.header("etag").is_some_and(|t| t.ends_with("-html\"")));
+}
+
+#[actix_web::test]
+async fn every_other_export_prints_as_its_table() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Admin, None);
+    let reply = download(
+        &app,
+        &format!("/api/v1/provinces/01/report?as_of={AS_OF}&format=html"),
+        &token,
+    )
+    .await;
+    let html = reply.text();
+    assert!(!loads_something(&html));
+    assert!(html.contains("<table>"));
+    assert!(html.contains("00004"), "codes as written");
+    assert!(html.contains("Phường Ba Đình"));
+}

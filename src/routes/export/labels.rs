@@ -203,6 +203,34 @@ const TEXTS: &[Entry] = &[
         "Sorted by severity, then days overdue (most first)",
     ),
     ("no_findings", "Không có phát hiện nào.", "No findings."),
+    (
+        "title_inspection",
+        "BIÊN BẢN KIỂM TRA VIỆC NIÊM YẾT, CÔNG KHAI THỦ TỤC HÀNH CHÍNH",
+        "RECORD OF AN INSPECTION OF THE PUBLIC POSTING OF ADMINISTRATIVE PROCEDURES",
+    ),
+    ("inspected_on", "Ngày kiểm tra", "Inspected on"),
+    ("team", "Đoàn kiểm tra", "Inspection team"),
+    ("record_id", "Số hiệu bản ghi", "Record"),
+    (
+        "notes",
+        "Ý KIẾN, KẾT LUẬN CỦA ĐOÀN KIỂM TRA",
+        "THE TEAM'S NOTES AND CONCLUSIONS",
+    ),
+    (
+        "sign_unit",
+        "ĐẠI DIỆN ĐƠN VỊ ĐƯỢC KIỂM TRA",
+        "FOR THE INSPECTED UNIT",
+    ),
+    (
+        "sign_team",
+        "TRƯỞNG ĐOÀN KIỂM TRA",
+        "HEAD OF THE INSPECTION TEAM",
+    ),
+    (
+        "sign_hint",
+        "(Ký, ghi rõ họ tên)",
+        "(Signature and full name)",
+    ),
 ];
 
 /// The values of the service's enums, by vocabulary.

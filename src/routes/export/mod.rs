@@ -8,6 +8,7 @@
 //! ([`workbook`] for the reports, [`to_xlsx`] for every other table).
 
 pub mod labels;
+pub mod page;
 pub mod sheet;
 pub mod workbook;
 
@@ -32,6 +33,8 @@ pub enum Format {
     Json,
     Csv,
     Xlsx,
+    /// A page to print (A4).
+    Html,
 }
 
 /// `?format=` wins; otherwise the first of CSV or XLSX the `Accept` header names; else JSON.
@@ -48,6 +51,7 @@ pub fn negotiate(req: &HttpRequest, format: Option<Format>) -> Format {
         match part.split(';').next().unwrap_or_default().trim() {
             "text/csv" => return Format::Csv,
             XLSX => return Format::Xlsx,
+            "text/html" => return Format::Html,
             "application/json" | "application/problem+json" | "*/*" => return Format::Json,
             _ => {}
         }
@@ -438,6 +442,30 @@ pub fn respond<T: Serialize>(
     })
 }
 
+/// [`respond_with`], with a page of its own for HTML too.
+pub fn respond_pages<T: Serialize, F: FnOnce() -> Table>(
+    (format, lang): (Format, Lang),
+    value: &T,
+    table: F,
+    filename: &str,
+    workbook: impl FnOnce(F, Lang) -> Result<Vec<u8>, XlsxError>,
+    html: impl FnOnce(Lang) -> String,
+) -> Result<HttpResponse, ApiError> {
+    match format {
+        Format::Html => Ok(html_response(html(lang), lang)),
+        other => respond_with(other, lang, value, table, filename, workbook),
+    }
+}
+
+/// A page answered as such: its own policy (inline styles only), its language.
+fn html_response(body: String, lang: Lang) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, page::CSP))
+        .insert_header((header::CONTENT_LANGUAGE, lang_tag(lang)))
+        .body(body)
+}
+
 /// [`respond`], with a workbook of its own for XLSX (made from the same rows or not).
 pub fn respond_with<T: Serialize, F: FnOnce() -> Table>(
     format: Format,
@@ -460,6 +488,7 @@ pub fn respond_with<T: Serialize, F: FnOnce() -> Table>(
             .insert_header((header::CONTENT_DISPOSITION, disposition("xlsx")))
             .insert_header((header::CONTENT_LANGUAGE, lang_tag(lang)))
             .body(workbook(table, lang).map_err(ApiError::internal)?),
+        Format::Html => html_response(page::table(&table(), lang), lang),
     })
 }
 

@@ -20,7 +20,7 @@ struct Heading<'a> {
 }
 
 /// The rules a report applied, in words.
-fn rules_text(rules: &RulesView, lang: Lang) -> String {
+pub(super) fn rules_text(rules: &RulesView, lang: Lang) -> String {
     let channels: Vec<_> = rules
         .required_channels
         .iter()
@@ -198,7 +198,7 @@ fn fields_text(fields: &[String], lang: Lang) -> String {
         .join(", ")
 }
 
-const FINDING_COLUMNS: [&str; 15] = [
+pub(super) const FINDING_COLUMNS: [&str; 15] = [
     "severity",
     "kind",
     "procedure_code",
@@ -216,7 +216,7 @@ const FINDING_COLUMNS: [&str; 15] = [
     "finding_id",
 ];
 
-const SECTOR_COLUMNS: [&str; 7] = [
+pub(super) const SECTOR_COLUMNS: [&str; 7] = [
     "sector",
     "sector_code",
     "required_pairs",
@@ -226,7 +226,7 @@ const SECTOR_COLUMNS: [&str; 7] = [
     "completeness",
 ];
 
-fn sector_rows(sectors: &[crate::services::reports::SectorCoverage]) -> Vec<Vec<Cell>> {
+pub(super) fn sector_rows(sectors: &[crate::services::reports::SectorCoverage]) -> Vec<Vec<Cell>> {
     sectors
         .iter()
         .map(|s| {
@@ -265,6 +265,67 @@ fn label_width(keys: &[&'static str], lang: Lang) -> usize {
 }
 
 /// A commune's report: summary (figures, sectors, chart), then its findings worst first.
+/// A commune report's key figures, in the order people read them.
+pub(super) fn summary_lines(s: &crate::domain::gaps::Summary) -> Vec<(&'static str, Cell)> {
+    let mut lines = vec![
+        ("required_procedures", Cell::from(s.required_procedures)),
+        ("required_pairs", Cell::from(s.required_pairs)),
+        ("ok", Cell::from(s.ok)),
+        ("completeness", Cell::Percent(s.completeness)),
+    ];
+    lines.extend(kind_lines(&s.counts));
+    lines.extend([
+        ("overdue", Cell::from(s.overdue)),
+        ("timely", Cell::from(s.timely)),
+        ("timely_rate", Cell::Percent(s.timely_rate)),
+    ]);
+    lines
+}
+
+/// A commune report's findings as rows of [`FINDING_COLUMNS`], the most severe and the most
+/// overdue first.
+pub(super) fn finding_rows(report: &CommuneReport, lang: Lang) -> Vec<Vec<Cell>> {
+    let mut findings: Vec<_> = report.findings.iter().collect();
+    findings.sort_by(|a, b| {
+        let (a, b) = (&a.finding, &b.finding);
+        (
+            rank(a.severity),
+            -a.days_overdue,
+            &a.procedure_code,
+            a.channel,
+        )
+            .cmp(&(
+                rank(b.severity),
+                -b.days_overdue,
+                &b.procedure_code,
+                b.channel,
+            ))
+    });
+    findings
+        .iter()
+        .map(|f| {
+            let g = &f.finding;
+            vec![
+                severity_value(g.severity),
+                Cell::Value(Vocab::Kind, g.kind.as_str()),
+                Cell::from(g.procedure_code.as_str()),
+                Cell::from(g.procedure_name.clone()),
+                Cell::from(f.sector_name.clone()),
+                Cell::Value(Vocab::Channel, g.channel.as_str()),
+                Cell::from(g.expected.as_ref().and_then(|e| e.decision.clone())),
+                Cell::from(g.expected.as_ref().map(|e| e.effective_on)),
+                Cell::from(g.observed.as_ref().map(|o| o.decision.clone())),
+                Cell::from(g.observed.as_ref().map(|o| o.posted_on)),
+                Cell::from(fields_text(&g.changed_fields, lang)),
+                Cell::from(g.due_on),
+                Cell::from(g.overdue),
+                Cell::from(g.days_overdue),
+                Cell::from(g.id.as_str()),
+            ]
+        })
+        .collect()
+}
+
 pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError> {
     let styles = Styles::new(lang);
     let mut workbook = Workbook::new();
@@ -285,18 +346,7 @@ pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError>
     };
     let width = SECTOR_COLUMNS.len() as u16 - 1;
     let row = title_block(sheet, &styles, &heading, width)?;
-    let mut lines = vec![
-        ("required_procedures", Cell::from(s.required_procedures)),
-        ("required_pairs", Cell::from(s.required_pairs)),
-        ("ok", Cell::from(s.ok)),
-        ("completeness", Cell::Percent(s.completeness)),
-    ];
-    lines.extend(kind_lines(&s.counts));
-    lines.extend([
-        ("overdue", Cell::from(s.overdue)),
-        ("timely", Cell::from(s.timely)),
-        ("timely_rate", Cell::Percent(s.timely_rate)),
-    ]);
+    let lines = summary_lines(s);
     let row = figures(sheet, &styles, row, &lines)?;
     sheet.write_string_with_format(row, 0, labels::text("by_sector", lang), &styles.section)?;
     let header = row + 1;
@@ -322,45 +372,7 @@ pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError>
     let sheet = workbook.add_worksheet();
     let name = labels::sheet("findings", lang);
     sheet.set_name(name)?;
-    let mut findings: Vec<_> = report.findings.iter().collect();
-    findings.sort_by(|a, b| {
-        let (a, b) = (&a.finding, &b.finding);
-        (
-            rank(a.severity),
-            -a.days_overdue,
-            &a.procedure_code,
-            a.channel,
-        )
-            .cmp(&(
-                rank(b.severity),
-                -b.days_overdue,
-                &b.procedure_code,
-                b.channel,
-            ))
-    });
-    let rows: Vec<Vec<Cell>> = findings
-        .iter()
-        .map(|f| {
-            let g = &f.finding;
-            vec![
-                severity_value(g.severity),
-                Cell::Value(Vocab::Kind, g.kind.as_str()),
-                Cell::from(g.procedure_code.as_str()),
-                Cell::from(g.procedure_name.clone()),
-                Cell::from(f.sector_name.clone()),
-                Cell::Value(Vocab::Channel, g.channel.as_str()),
-                Cell::from(g.expected.as_ref().and_then(|e| e.decision.clone())),
-                Cell::from(g.expected.as_ref().map(|e| e.effective_on)),
-                Cell::from(g.observed.as_ref().map(|o| o.decision.clone())),
-                Cell::from(g.observed.as_ref().map(|o| o.posted_on)),
-                Cell::from(fields_text(&g.changed_fields, lang)),
-                Cell::from(g.due_on),
-                Cell::from(g.overdue),
-                Cell::from(g.days_overdue),
-                Cell::from(g.id.as_str()),
-            ]
-        })
-        .collect();
+    let rows = finding_rows(report, lang);
     let last = write_table(sheet, &styles, (0, 0), &FINDING_COLUMNS, &rows)?;
     let last_col = FINDING_COLUMNS.len() as u16 - 1;
     sheet.autofilter(0, 0, last, last_col)?;
