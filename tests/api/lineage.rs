@@ -205,3 +205,73 @@ async fn a_special_zone_made_from_a_whole_district_is_linked_from_it() {
     let predecessors = app.get_json("/api/v1/units/26732/lineage").await;
     assert!(links(&predecessors).contains(&("755".to_owned(), "whole".to_owned())));
 }
+
+/// Runs `niemyet import-lineage <file>` on the app's database, off the test's event loop.
+async fn import_lineage(app: &TestApp, file: std::path::PathBuf) -> (bool, String, String) {
+    let url = app.database_url().to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_niemyet"))
+            .arg("import-lineage")
+            .arg(&file)
+            .env("DATABASE_URL", url)
+            .env("NIEMYET_DEMO", "false")
+            .env("NIEMYET_JWT_SECRET", crate::helpers::TEST_SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the command runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("the blocking task completes")
+}
+
+#[actix_web::test]
+async fn import_lineage_is_idempotent_and_refuses_a_bad_table_by_line_without_writing() {
+    let app = TestApp::spawn().await;
+    let before = app.table_counts();
+    let bundled =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/unit-lineage-2025-nso.csv.gz");
+    let (ok, stdout, stderr) = import_lineage(&app, bundled).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("already loaded, nothing written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("10033 communes, 10571 edges"), "{stderr}");
+    // Each problem worked around is listed with its line.
+    assert!(
+        stdout.contains("line 6212: old_province_code (resolved)"),
+        "{stdout}"
+    );
+    assert_eq!(app.table_counts(), before);
+
+    // Line 3: a note that says nothing known; line 4: a new code no current commune has, under a
+    // name no commune of the province has.
+    let bad = "banner,,,,,,,,\nh1,h2,h3,h4,h5,h6,h7,h8,\n\
+Thành phố Hà Nội (01),Xã Mỹ Đức,10441,Xã Đại Hưng,10480,Chưa rõ,Huyện Mỹ Đức (282),Thành phố Hà Nội (01),\n\
+Thành phố Hà Nội (01),Xã Không Có,99998,Xã Hợp Tiến,10498,Nhập toàn bộ,Huyện Mỹ Đức (282),Thành phố Hà Nội (01),\n\
+Thành phố Hà Nội (01),Xã Hồng Sơn,10465,Xã Hợp Thanh,10495,Nhập toàn bộ,Huyện Mỹ Đức (282),Thành phố Hà Nội (01),\n";
+    let dir = std::env::temp_dir().join(format!("niemyet-lineage-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("the directory is created");
+    let file = dir.join("bad.csv");
+    std::fs::write(&file, bad).expect("the file is written");
+    let (ok, stdout, stderr) = import_lineage(&app, file).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("line 3: note (ERROR)"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "line 4: new_commune_unresolved (ERROR): new code 99998 is not a current commune"
+        ),
+        "{stdout}"
+    );
+    assert!(stderr.contains("2 row(s) cannot be loaded"), "{stderr}");
+    assert_eq!(app.table_counts(), before, "nothing written");
+    // The lineage still answers as loaded at start.
+    let predecessors = app.get_json("/api/v1/units/10441/lineage").await;
+    assert!(links(&predecessors).len() > 1);
+}
