@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default), `migrate`, `import-units`, `import-catalogue`,
+//! Command line: `serve` (the default), `migrate`, `import-units`, `import-lineage`,
+//! `import-catalogue`,
 //! `generate`, `load-postings`, `token`, `openapi`.
 
 use std::io::IsTerminal;
@@ -69,6 +70,18 @@ pub enum Command {
         /// Date the units take effect.
         #[arg(long, default_value = "2025-07-01")]
         valid_from: NaiveDate,
+    },
+    /// Load the 2025 old→new conversion table of administrative units (retired units and their
+    /// lineage), checked against the current units; problems are reported by line.
+    #[command(after_help = ENVIRONMENT)]
+    ImportLineage {
+        /// The statistics office's table as CSV (as `data/unit-lineage-2025-nso.csv.gz`),
+        /// gzip-compressed or not.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Check and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Import catalogue records as one import decision.
     #[command(after_help = ENVIRONMENT)]
@@ -320,6 +333,62 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
                 summary.rows,
                 summary.inserted,
                 summary.updated,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::ImportLineage { file, dry_run } => {
+            let started = Instant::now();
+            let raw = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let raw = if is_gzip(&raw) {
+                gunzip_limited(&raw, crate::seed::MAX_CATALOGUE_BYTES)?
+            } else {
+                raw
+            };
+            let data = String::from_utf8(raw)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+            let pool = db::build_pool(&settings.database, &settings.pool)?;
+            let mut conn = db::get_conn(&pool)?;
+            db::run_migrations(&mut conn)?;
+            let parsed = crate::services::lineage::check(&mut conn, &data).map_err(describe)?;
+            for p in &parsed.problems {
+                let how = if p.resolved { "resolved" } else { "ERROR" };
+                println!("line {}: {} ({how}): {}", p.line, p.kind, p.message);
+            }
+            let blocking = parsed.blocking().count();
+            if dry_run || blocking > 0 {
+                eprintln!(
+                    "lineage: {} provinces, {} districts, {} communes, {} edges; {} problem(s), {blocking} blocking; nothing written",
+                    parsed.count("province"),
+                    parsed.count("district"),
+                    parsed.count("commune"),
+                    parsed.edges.len(),
+                    parsed.problems.len(),
+                );
+                return if blocking > 0 {
+                    Err(anyhow::anyhow!("{blocking} row(s) cannot be loaded"))
+                } else {
+                    Ok(())
+                };
+            }
+            let summary =
+                crate::services::lineage::import_lineage(&mut conn, &data, &Actor::system())
+                    .map_err(describe)?
+                    .without_cache();
+            eprintln!(
+                "lineage {}: {} provinces, {} districts, {} communes, {} edges, {} problem(s) resolved; {} in {:.2}s",
+                summary.source_sha256,
+                summary.provinces,
+                summary.districts,
+                summary.communes,
+                summary.edges,
+                summary.problems.len(),
+                if summary.unchanged {
+                    "already loaded, nothing written"
+                } else {
+                    "loaded"
+                },
                 started.elapsed().as_secs_f64()
             );
             Ok(())

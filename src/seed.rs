@@ -15,6 +15,14 @@ pub const UNITS_CSV: &str = include_str!("../data/admin-units-2025.csv");
 pub const SECTOR_PLACES_CSV: &str = include_str!("../data/posting-place-sectors.csv");
 pub const CATALOGUE_GZ: &[u8] = include_bytes!("../data/dvcqg-catalogue-2026-06.jsonl.gz");
 pub const CATALOGUE_NAME: &str = "dvcqg-catalogue-2026-06.jsonl.gz";
+/// The statistics office's old→new conversion table of the 2025 reform, as published.
+pub const LINEAGE_GZ: &[u8] = include_bytes!("../data/unit-lineage-2025-nso.csv.gz");
+
+/// The bundled conversion table, unpacked.
+pub fn lineage_text() -> Result<String, ServiceError> {
+    let bytes = gunzip_limited(LINEAGE_GZ, 64 * 1024 * 1024).map_err(ServiceError::internal)?;
+    String::from_utf8(bytes).map_err(ServiceError::internal)
+}
 
 /// The start of two-tier local government (Resolution 202/2025/QH15): the date the bundled
 /// units and catalogue take effect.
@@ -35,6 +43,7 @@ pub struct SeedReport {
     /// Rows of the sector table loaded (0 when it already had rows).
     pub sector_places: usize,
     pub catalogue: Option<ImportSummary>,
+    pub lineage: Option<crate::services::lineage::LineageSummary>,
 }
 
 /// Loads the bundled units into an empty unit table and the bundled catalogue into an empty
@@ -46,6 +55,13 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ServiceError
     if crate::repo::units::count(conn)? == 0 {
         report.units =
             Some(import_units(conn, UNITS_CSV, two_tier_start(), &system)?.without_cache());
+    }
+    // After the units: the table's new communes are checked against them.
+    if crate::repo::lineage::count_edges(conn)? == 0 {
+        report.lineage = Some(
+            crate::services::lineage::import_lineage(conn, &lineage_text()?, &system)?
+                .without_cache(),
+        );
     }
     // Before the catalogue: its versions are placed as they are imported.
     report.sector_places = crate::services::placement::seed_sector_table(

@@ -67,6 +67,16 @@ fn seed_data(conn: &mut db::DbConnection, demo: bool) -> anyhow::Result<()> {
             "bundled catalogue loaded"
         );
     }
+    if let Some(l) = &report.lineage {
+        tracing::info!(
+            provinces = l.provinces,
+            districts = l.districts,
+            communes = l.communes,
+            edges = l.edges,
+            problems = l.problems.len(),
+            "bundled unit lineage loaded (retired units until 2025-06-30)"
+        );
+    }
     if report.sector_places > 0 {
         tracing::info!(rows = report.sector_places, "bundled sector table loaded");
     }

@@ -325,4 +325,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     webhook_days,
+    retired_units,
+    unit_lineage,
 );
+
+diesel::table! {
+    retired_units (level, code) {
+        level -> Text,
+        code -> Text,
+        name -> Text,
+        name_search -> Text,
+        division_type -> Text,
+        district_code -> Nullable<Text>,
+        province_code -> Nullable<Text>,
+        valid_to -> Date,
+        source_sha256 -> Text,
+    }
+}
+
+diesel::table! {
+    unit_lineage (old_level, old_code, new_code) {
+        old_level -> Text,
+        old_code -> Text,
+        new_code -> Text,
+        relation -> Text,
+        note -> Text,
+        basis -> Text,
+        source_line -> Integer,
+        source_sha256 -> Text,
+    }
+}

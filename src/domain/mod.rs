@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod codes;
 pub mod gaps;
 pub mod import;
+pub mod lineage;
 pub mod obligation;
 pub mod search;
 pub mod text;

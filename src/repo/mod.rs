@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bulk;
 pub mod catalogue;
 pub mod inspections;
+pub mod lineage;
 pub mod postings;
 pub mod revisions;
 pub mod sectors;

@@ -47,6 +47,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             utoipa_actix_web::scope("/api/v1")
                 .service(units::list_units)
                 .service(units::get_unit)
+                .service(units::get_unit_lineage)
                 .service(sectors::list_sectors)
                 .service(sectors::get_sector)
                 .service(sectors::create_sector)

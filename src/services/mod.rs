@@ -11,6 +11,7 @@ mod error;
 pub mod etag;
 pub mod generate;
 pub mod inspections;
+pub mod lineage;
 pub mod obligation;
 pub mod placement;
 pub mod postings;

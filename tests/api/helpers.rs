@@ -145,6 +145,7 @@ fn template_key() -> String {
     }
     hasher.update(niemyet::seed::UNITS_CSV.as_bytes());
     hasher.update(niemyet::seed::CATALOGUE_GZ);
+    hasher.update(niemyet::seed::LINEAGE_GZ);
     // The seeding code is part of the template too: a rebuilt test binary builds a new one.
     if let Some(meta) = std::env::current_exe()
         .ok()
@@ -496,6 +497,14 @@ impl TestApp {
         let mut counts = BTreeMap::new();
         let count = |r: QueryResult<i64>| r.expect("the query runs");
         counts.insert("units", count(units::table.count().get_result(conn)));
+        counts.insert(
+            "retired_units",
+            count(retired_units::table.count().get_result(conn)),
+        );
+        counts.insert(
+            "unit_lineage",
+            count(unit_lineage::table.count().get_result(conn)),
+        );
         counts.insert("sectors", count(sectors::table.count().get_result(conn)));
         counts.insert(
             "decisions",

@@ -22,6 +22,7 @@ mod health;
 mod helpers;
 mod import;
 mod inspections;
+mod lineage;
 mod obligation;
 mod openapi;
 mod operations;

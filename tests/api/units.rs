@@ -78,7 +78,10 @@ async fn unknown_and_malformed_unit_codes_are_told_apart() {
     let body = app.get("/api/v1/units/7a").await.problem(422);
     assert_eq!(body["errors"][0]["field"], "code");
     app.get("/api/v1/units?parent=23764").await.problem(422);
-    app.get("/api/v1/units?level=district").await.problem(400);
+    app.get("/api/v1/units?level=county").await.problem(400);
+    // Districts were abolished on 2025-07-01: none today.
+    let districts = app.get_json("/api/v1/units?level=district").await;
+    assert_eq!(districts["items"].as_array().map(Vec::len), Some(0));
     app.get("/api/v1/units?limit=0").await.problem(422);
     app.get("/api/v1/units?limit=501").await.problem(422);
     app.get("/api/v1/units?limit=ten").await.problem(400);
