@@ -36,7 +36,7 @@ const POLL: Duration = Duration::from_millis(200);
 /// Deliveries in flight at once, and to one subscription per claim (those are sent one after
 /// another, in order).
 const IN_FLIGHT: usize = 32;
-const PER_WEBHOOK: usize = 16;
+const PER_WEBHOOK: usize = 4;
 /// Days of events written at most when the service comes back after a long stop.
 const CATCH_UP_DAYS: i64 = 31;
 /// What is kept of a receiver's error.
@@ -184,10 +184,13 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
         // Deliveries and retries run on real time; the clock says which day it is.
         let now = chrono::Utc::now().naive_utc();
         let mut worked = false;
-        if let Ok(true) = ctx
+        let has_work = ctx
             .blocking(move |conn, _| Ok(repo::has_work(conn, now)?))
-            .await
-        {
+            .await;
+        if let Err(e) = &has_work {
+            tracing::warn!(error = %e, "the webhook worker cannot read the outbox");
+        }
+        if let Ok(true) = has_work {
             let give_up: HashSet<String> = failures
                 .iter()
                 .filter(|(_, n)| **n >= GIVE_UP_AFTER)
@@ -227,6 +230,11 @@ async fn run(ctx: Ctx, stop: Arc<AtomicBool>) {
             };
             match claimed {
                 Ok(claimed) => {
+                    tracing::debug!(
+                        claimed = claimed.len(),
+                        in_flight = busy.len(),
+                        "webhook deliveries claimed"
+                    );
                     worked |= !claimed.is_empty();
                     for (webhook, group) in by_webhook(claimed) {
                         busy.insert(webhook.clone(), group.len());
