@@ -31,7 +31,7 @@ pub struct Posting {
     /// The announcing decision as written on the posting.
     pub decision: String,
     pub posted_on: NaiveDate,
-    /// When it was taken down (absent while it is up).
+    /// When it was taken down (`null` while it is up).
     pub removed_on: Option<NaiveDate>,
     pub evidence_url: Option<String>,
     pub photo_ref: Option<String>,
