@@ -70,7 +70,7 @@ for _ in $(seq 300); do
     sleep 0.2
 done
 token() { DATABASE_URL="$work/contract.db" target/debug/niemyet token --ttl 1h --role "$@"; }
-CONTRACT_URL="http://127.0.0.1:$port" \
+CONTRACT_URL="http://127.0.0.1:$port" CONTRACT_DB="$work/contract.db" \
     CONTRACT_ADMIN=$(token admin) CONTRACT_EDITOR=$(token editor) \
     CONTRACT_AUDITOR=$(token auditor --unit 52) CONTRACT_OFFICER=$(token officer --unit 23764) \
     PYTHONPATH="$work" "$venv/bin/python" scripts/contract_check.py "$spec"
