@@ -182,8 +182,10 @@ fn run(
         .transpose()?;
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
+    // The document is finished once, not in every worker: finishing it takes a while.
+    let spec = crate::openapi::spec();
     let server = HttpServer::new(move || {
-        let (app, api) = App::new()
+        let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(crate::openapi::base())
             .app_data(db.clone())
@@ -200,14 +202,12 @@ fn run(
             .app_data(routes::path_config())
             .configure(routes::configure)
             .split_for_parts();
-        app.service(
-            SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::finish(api)),
-        )
-        .default_service(web::to(routes::not_found))
-        .wrap(from_fn(crate::http::compress))
-        .wrap(from_fn(crate::ratelimit::limit))
-        .wrap(from_fn(crate::http::harden))
-        .wrap(from_fn(crate::telemetry::request_span))
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+            .default_service(web::to(routes::not_found))
+            .wrap(from_fn(crate::http::compress))
+            .wrap(from_fn(crate::ratelimit::limit))
+            .wrap(from_fn(crate::http::harden))
+            .wrap(from_fn(crate::telemetry::request_span))
     })
     .workers(settings.workers)
     // A client has 5 s to send a request's head and 2 s to close; the body is bounded by the
