@@ -16,11 +16,123 @@ use crate::services::ServiceError;
 
 pub use crate::domain::FieldError;
 
+/// One kind of problem: its `type` is `/problems/{slug}`, a page of the service that explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType {
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    /// When it happens and what to do about it.
+    pub explanation: &'static str,
+}
+
+/// Every problem `type` the service sends, in status order.
+pub const PROBLEM_TYPES: &[ProblemType] = &[
+    ProblemType {
+        slug: "bad-request",
+        title: "Malformed request",
+        status: 400,
+        explanation: "The body is not JSON of the expected shape, or a query parameter or path segment does not parse. Fix the request; sending it again unchanged gives the same answer.",
+    },
+    ProblemType {
+        slug: "unauthorized",
+        title: "Authentication required",
+        status: 401,
+        explanation: "The operation needs a bearer token, and none was sent, or the token is expired, malformed or not signed by the service's key. Get a new token.",
+    },
+    ProblemType {
+        slug: "forbidden",
+        title: "Not allowed",
+        status: 403,
+        explanation: "The token is valid, but its role or unit may not do this (an officer writes only its own commune's postings; an auditor reads only within its province). Nothing was changed.",
+    },
+    ProblemType {
+        slug: "not-found",
+        title: "Not found",
+        status: 404,
+        explanation: "The path names a code or id that does not exist (or a URL the service does not have).",
+    },
+    ProblemType {
+        slug: "method-not-allowed",
+        title: "Method not allowed",
+        status: 405,
+        explanation: "The resource exists but does not take this HTTP method.",
+    },
+    ProblemType {
+        slug: "not-acceptable",
+        title: "Not acceptable",
+        status: 406,
+        explanation: "The `Accept` header names no format this operation can answer in.",
+    },
+    ProblemType {
+        slug: "conflict",
+        title: "Conflict",
+        status: 409,
+        explanation: "The request contradicts what is stored: a code or number that already exists, or a change the current state does not allow. Read the resource and decide again.",
+    },
+    ProblemType {
+        slug: "precondition-failed",
+        title: "Precondition failed",
+        status: 412,
+        explanation: "`If-Match` names an ETag that is no longer current: someone changed the resource since it was read. Read it again (with its new ETag) and reapply the change.",
+    },
+    ProblemType {
+        slug: "payload-too-large",
+        title: "Request body too large",
+        status: 413,
+        explanation: "The body (or a gzip body once expanded, or a list inside it) is larger than the operation's limit; `detail` gives the limit. Split it.",
+    },
+    ProblemType {
+        slug: "unsupported-media-type",
+        title: "Unsupported media type",
+        status: 415,
+        explanation: "The body's `Content-Type` or `Content-Encoding` is not one the operation takes (JSON for most; NDJSON, optionally gzip, for the catalogue import).",
+    },
+    ProblemType {
+        slug: "validation",
+        title: "Invalid input",
+        status: 422,
+        explanation: "The request parses but some values are invalid; `errors` lists each invalid field (as a JSON path) with what is wrong. Nothing was changed.",
+    },
+    ProblemType {
+        slug: "too-many-requests",
+        title: "Too many requests",
+        status: 429,
+        explanation: "The client (its token, or its address without one) sent more requests than its rate allows. Wait the seconds `Retry-After` gives.",
+    },
+    ProblemType {
+        slug: "internal",
+        title: "Internal server error",
+        status: 500,
+        explanation: "An unexpected failure. Its cause is logged under the body's `error_id`: quote it when reporting the problem.",
+    },
+    ProblemType {
+        slug: "unavailable",
+        title: "Service unavailable",
+        status: 503,
+        explanation: "The database is not answering. Try again after the seconds `Retry-After` gives.",
+    },
+    ProblemType {
+        slug: "busy",
+        title: "Too busy",
+        status: 503,
+        explanation: "Too much heavy work (reports, imports) at once: the request waited its turn and gave up. Try again after the seconds `Retry-After` gives.",
+    },
+    ProblemType {
+        slug: "timeout",
+        title: "Request timed out",
+        status: 503,
+        explanation: "The request was not answered within the configured time. A write may still have been applied: read the resource (and its ETag) before trying again, after the seconds `Retry-After` gives.",
+    },
+];
+
 /// RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI reference naming the kind of problem (`/problems/validation`, …).
+    /// A URI reference naming the kind of problem (`/problems/validation`, …); the service
+    /// answers it with a short explanation.
     #[serde(rename = "type")]
+    #[schema(value_type = ProblemTypeUri)]
     pub kind: String,
     /// Short summary of the kind of problem.
     pub title: String,
@@ -35,6 +147,49 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
 }
+
+/// The problem `type` values, for the spec (the list is [`PROBLEM_TYPES`]).
+pub struct ProblemTypeUri;
+
+impl utoipa::PartialSchema for ProblemTypeUri {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let values: Vec<String> = PROBLEM_TYPES
+            .iter()
+            .map(|t| format!("/problems/{}", t.slug))
+            .collect();
+        let list: Vec<String> = PROBLEM_TYPES
+            .iter()
+            .map(|t| format!("`/problems/{}` ({}): {}", t.slug, t.status, t.title))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(values))
+            .description(Some(format!(
+                "The kind of problem, a URI reference under the service; `GET` on it explains \
+                 it. One of: {}.",
+                list.join("; ")
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for ProblemTypeUri {}
+
+/// The last segment of a problem `type`, for the spec.
+pub struct ProblemSlug;
+
+impl utoipa::PartialSchema for ProblemSlug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(PROBLEM_TYPES.iter().map(|t| t.slug)))
+            .into()
+    }
+}
+
+impl ToSchema for ProblemSlug {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -302,5 +457,42 @@ fn describe(err: &validator::ValidationError) -> String {
         },
         "url" => "must be a valid URL".into(),
         code => format!("is invalid ({code})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_the_service_sends_is_in_the_documented_list() {
+        let errors = [
+            ApiError::BadRequest(String::new()),
+            ApiError::Unauthorized(String::new()),
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict(String::new()),
+            ApiError::PreconditionFailed(String::new()),
+            ApiError::PayloadTooLarge(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::NotAcceptable(String::new()),
+            ApiError::Validation(Vec::new()),
+            ApiError::Unavailable(String::new()),
+            ApiError::Busy(String::new()),
+            ApiError::TooManyRequests(1),
+            ApiError::Timeout(1),
+            ApiError::internal(anyhow::anyhow!("x")),
+        ];
+        assert_eq!(errors.len(), PROBLEM_TYPES.len());
+        for error in &errors {
+            let (slug, title) = error.parts();
+            let listed = PROBLEM_TYPES.iter().find(|t| t.slug == slug);
+            assert_eq!(
+                listed.map(|t| (t.title, t.status)),
+                Some((title, error.status_code().as_u16())),
+                "{slug}"
+            );
+        }
     }
 }

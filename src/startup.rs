@@ -192,8 +192,10 @@ fn run(
         .transpose()?;
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
+    // The document is finished once, not in every worker: finishing it takes a while.
+    let spec = crate::openapi::spec();
     let server = HttpServer::new(move || {
-        let (app, api) = App::new()
+        let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(crate::openapi::base())
             .app_data(db.clone())
@@ -210,7 +212,7 @@ fn run(
             .app_data(routes::path_config())
             .configure(routes::configure)
             .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
             // A person typing the address lands on the documentation.
             .service(web::redirect("/", "/docs/"))
             .service(web::redirect("/docs", "/docs/"))

@@ -320,7 +320,7 @@ pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     pub procedure_code: String,
-    /// Name and sector from the catalogue (absent for an unknown code).
+    /// Name and sector from the catalogue (`null` for an unknown code).
     pub procedure_name: Option<String>,
     pub sector_code: Option<String>,
     pub channel: PostingChannel,

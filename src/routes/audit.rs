@@ -52,7 +52,7 @@ pub struct AuditEntry {
     pub action: String,
     pub entity: String,
     pub entity_id: String,
-    /// The commune or province the write concerns (absent for the whole country).
+    /// The commune or province the write concerns (`null` for the whole country).
     pub unit: Option<String>,
     pub province: Option<String>,
     /// Content hashes before and after the write, where the entity has one.
@@ -93,7 +93,7 @@ impl From<AuditRow> for AuditEntry {
 pub struct AuditPage {
     /// Oldest first.
     pub items: Vec<AuditEntry>,
-    /// Pass back as `cursor` for the next page; absent on the last page.
+    /// Pass back as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

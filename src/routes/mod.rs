@@ -12,6 +12,7 @@ pub mod health;
 pub mod inspections;
 pub mod obligation;
 pub mod postings;
+pub mod problems;
 pub mod procedures;
 pub mod reports;
 pub mod sectors;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
         .service(health::ready)
         .service(health::metrics)
+        .service(problems::get_problem_type)
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .service(units::list_units)

@@ -31,7 +31,7 @@ pub struct Posting {
     /// The announcing decision as written on the posting.
     pub decision: String,
     pub posted_on: NaiveDate,
-    /// When it was taken down (absent while it is up).
+    /// When it was taken down (`null` while it is up).
     pub removed_on: Option<NaiveDate>,
     pub evidence_url: Option<String>,
     pub photo_ref: Option<String>,
@@ -161,7 +161,7 @@ pub struct PostingLine {
     #[schema(example = "counter")]
     pub channel: String,
     /// The announcing decision written on the posting, e.g. `163/QĐ-BTP`.
-    #[validate(length(min = 1, max = 100))]
+    #[validate(length(max = 100))]
     #[schema(example = "163/QĐ-BTP", min_length = 1, max_length = 100)]
     pub decision: String,
     /// `YYYY-MM-DD`, not in the future.
@@ -253,12 +253,21 @@ fn parse_line(
             None
         }
     };
+    // One error per field: a length the validator refused already says what is wrong.
     let decision = text::nfc(&line.decision);
-    if decision.is_empty() || decision.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            format!("{prefix}decision"),
-            "must be a decision number without control characters",
-        ));
+    let decision_field = format!("{prefix}decision");
+    if !errors[before..].iter().any(|e| e.field == decision_field) {
+        if decision.trim().is_empty() {
+            errors.push(FieldError::new(
+                decision_field,
+                "must be the number of the announcing decision, e.g. `163/QĐ-BTP`",
+            ));
+        } else if decision.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                decision_field,
+                "must not contain control characters",
+            ));
+        }
     }
     let evidence_url = optional_text(format!("{prefix}evidence_url"), line.evidence_url, errors);
     if evidence_url

@@ -243,7 +243,7 @@ fn resolve(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UnitPage {
     pub items: Vec<Unit>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

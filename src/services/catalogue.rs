@@ -259,7 +259,7 @@ pub struct ImportSummary {
     /// Lines skipped for a problem (listed in `problems`).
     pub skipped: usize,
     pub sectors_created: usize,
-    /// The decision that records this import; absent for a dry run or when nothing changed.
+    /// The decision that records this import; `null` for a dry run or when nothing changed.
     pub decision_id: Option<String>,
     pub problems: Vec<LineProblem>,
 }

@@ -406,3 +406,34 @@ async fn unknown_and_malformed_communes_are_told_apart() {
     get("/api/v1/communes/abc/report").await.problem(422);
     get("/api/v1/communes/99999/report").await.problem(404);
 }
+
+#[actix_web::test]
+async fn an_empty_decision_gets_one_error_that_says_what_is_expected() {
+    let app = TestApp::spawn().await;
+    let officer = app.token(Role::Officer, Some(IA_GRAI));
+    let path = format!("/api/v1/communes/{IA_GRAI}/postings");
+    for decision in ["", "   "] {
+        let bad = inventory(vec![line("1.001193", "counter", decision, "2025-07-03")]);
+        let problem = app.put_json(&path, &bad, Some(&officer)).await.problem(422);
+        let errors: Vec<&Value> = problem["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter(|x| x["field"] == "postings[0].decision")
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{problem}");
+        let message = errors[0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("announcing decision"), "{message}");
+        assert!(!message.contains("control"), "{message}");
+    }
+    let one = format!("/api/v1/communes/{IA_GRAI}/postings/1.001193/counter");
+    let body = json!({"decision": "", "posted_on": "2025-07-03"});
+    let problem = app.put_json(&one, &body, Some(&officer)).await.problem(422);
+    assert_eq!(
+        problem["errors"].as_array().map(Vec::len),
+        Some(1),
+        "{problem}"
+    );
+}

@@ -264,7 +264,10 @@ pub struct ProvinceReport {
 pub struct ProvinceRow {
     pub code: String,
     pub name: String,
+    // Inline: a second `$ref` to `Totals` next to `NationalReport.totals` trips
+    // openapi-generator's circular-reference check.
     #[serde(flatten)]
+    #[schema(inline)]
     pub totals: Totals,
     /// Communes whose completeness is below 100%.
     pub incomplete_communes: u64,
