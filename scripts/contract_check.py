@@ -132,16 +132,17 @@ def call(op_id, role, expect, **kwargs):
 
 
 def export(op_id, path, role, query=None):
-    """The CSV and XLSX forms of an export, by `?format=` and by `Accept`."""
+    """The CSV, XLSX and HTML forms of an export, by `?format=` and by `Accept`."""
     global checked
     _, _, op = OPERATIONS[op_id]
     content = op["responses"]["200"]["content"]
-    assert "text/csv" in content and XLSX in content, op_id
+    assert "text/csv" in content and XLSX in content and "text/html" in content, op_id
     assert content[XLSX]["schema"].get("format") == "binary", op_id
     http = clients[role].get_httpx_client()
     for fmt, accept, media, magic in [
         ("csv", "text/csv", "text/csv", b"\xef\xbb\xbf"),
         ("xlsx", XLSX, XLSX, b"PK"),
+        ("html", "text/html", "text/html", b"<!DOCTYPE html>"),
     ]:
         for params, headers in [({"format": fmt}, {}), ({}, {"Accept": accept})]:
             r = http.get(path, params={**(query or {}), **params}, headers=headers)
@@ -168,6 +169,11 @@ call("list_units", "anon", {422}, limit=0)
 call("get_unit", "anon", OK, code="52")
 call("get_unit", "anon", {200}, code="23764")
 call("get_unit", "anon", {404, 422}, code="99999")
+call("get_unit", "anon", OK, code="10480", as_of="2025-06-30")
+call("list_units", "anon", OK, as_of="2025-06-30", q="dai hung", limit=5)
+call("get_unit_lineage", "anon", OK, code="10441")
+call("get_unit_lineage", "anon", OK, code="10480", as_of="2025-06-30")
+call("get_unit_lineage", "anon", {404, 422}, code="99999")
 sectors = call("list_sectors", "anon", OK, limit=5).parsed
 sector = sectors.items[0].code
 call("list_sectors", "anon", {422}, limit=501)

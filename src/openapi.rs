@@ -247,6 +247,9 @@ const SOMETIMES_ABSENT: &[(&str, &str)] = &[
     ("Problem", "error_id"),
     ("LineProblem", "code"),
     ("Webhook", "secret"),
+    ("Unit", "district"),
+    ("Unit", "province"),
+    ("UnitDetail", "same_code"),
 ];
 
 /// Shared enums for query parameters that repeat one closed set, by parameter name.

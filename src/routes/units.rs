@@ -85,10 +85,10 @@ pub struct Unit {
     pub valid_from: Option<NaiveDate>,
     /// The last day the unit was in force (2025-06-30 for a retired unit); null while in force.
     pub valid_to: Option<NaiveDate>,
-    /// A retired commune's district of the time.
+    /// A retired commune's district of the time (absent for a unit in force).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub district: Option<UnitRef>,
-    /// A retired commune's or district's province of the time.
+    /// A retired commune's or district's province of the time (absent for a unit in force).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub province: Option<UnitRef>,
 }
@@ -256,7 +256,7 @@ pub struct UnitDetail {
     /// For a province: how many communes it has.
     pub commune_count: Option<i64>,
     /// The unit that carries the same code on the other side of the 2025 reform (a reused code
-    /// names two units: `as_of` chooses).
+    /// names two units: `as_of` chooses); absent when the code names one unit only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_code: Option<UnitLink>,
 }
