@@ -8,6 +8,7 @@ use std::fmt::Write;
 use chrono::NaiveDate;
 
 use super::labels::{self, Lang, Vocab};
+use super::sheet::esc;
 use super::workbook::{
     FINDING_COLUMNS, SECTOR_COLUMNS, finding_rows, rules_text, sector_rows, summary_lines,
 };
@@ -16,8 +17,7 @@ use crate::services::inspections::Inspection;
 use crate::services::reports::CommuneReport;
 
 /// A page's own Content-Security-Policy: its inline styles, nothing fetched, nothing run.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
-     base-uri 'none'; form-action 'none'";
+pub use super::sheet::CSP;
 
 const STYLE: &str = "\
 @page { size: A4 landscape; margin: 12mm 10mm 14mm 10mm; }
@@ -51,22 +51,6 @@ table.fixed { table-layout: fixed; }
 .foot { margin-top: 4mm; font-size: 8.5pt; font-style: italic; }
 @media screen { body { max-width: 297mm; margin: 8mm auto; } }
 ";
-
-/// Text as HTML.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn date(d: NaiveDate, lang: Lang) -> String {
     match lang {

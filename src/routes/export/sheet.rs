@@ -62,7 +62,7 @@ col.time { width: 30mm; } col.fee { width: 26mm; } col.qr { width: 21mm; }
 ";
 
 /// Text as HTML.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
