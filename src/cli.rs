@@ -352,10 +352,16 @@ pub fn run_command(command: Command, settings: &Settings) -> anyhow::Result<()> 
             let mut conn = db::get_conn(&pool)?;
             db::run_migrations(&mut conn)?;
             let parsed = crate::services::lineage::check(&mut conn, &data).map_err(describe)?;
+            // Every problem on standard output (safe to pipe into `head`), the summary below.
+            let mut listing = String::new();
             for p in &parsed.problems {
                 let how = if p.resolved { "resolved" } else { "ERROR" };
-                println!("line {}: {} ({how}): {}", p.line, p.kind, p.message);
+                listing.push_str(&format!(
+                    "line {}: {} ({how}): {}\n",
+                    p.line, p.kind, p.message
+                ));
             }
+            write_out(listing.as_bytes())?;
             let blocking = parsed.blocking().count();
             if dry_run || blocking > 0 {
                 eprintln!(
