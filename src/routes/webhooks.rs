@@ -272,6 +272,18 @@ fn target(raw: &str, policy: &WebhookPolicy) -> Result<url::Url, ServiceError> {
     Ok(url)
 }
 
+/// [`target`] on the blocking pool, before any database connection is taken: resolving a name
+/// may take seconds, and must hold neither an HTTP worker nor a pooled connection.
+async fn resolved_target(
+    raw: String,
+    policy: std::sync::Arc<WebhookPolicy>,
+) -> Result<url::Url, ApiError> {
+    web::block(move || target(&raw, &policy))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
 fn with_etag(row: WebhookRow, secret: Option<String>, created: bool) -> HttpResponse {
     let etag = service::etag(&row);
     let mut response = if created {
@@ -324,10 +336,15 @@ pub async fn create_webhook(
     manager(&identity)(province.as_deref()).map_err(ServiceError::from)?;
     let actor = actor(identity, &req);
     let policy = policy.into_inner();
+    // What the database can refuse first; then the name, which may take a while to resolve.
+    {
+        let province = province.clone();
+        db.run(move |conn| super::check_province(conn, province.as_deref()))
+            .await?;
+    }
+    let url = resolved_target(body.url, policy.clone()).await?;
     let (row, secret) = db
         .run(move |conn| -> Result<_, ServiceError> {
-            super::check_province(conn, province.as_deref())?;
-            let url = target(&body.url, &policy)?;
             let input = NewSubscription {
                 url,
                 events,
@@ -479,14 +496,12 @@ pub async fn update_webhook(
     let authorize = manager(&identity);
     let actor = actor(identity, &req);
     let if_match = if_match(&req);
-    let policy = policy.into_inner();
+    let url = match body.url {
+        Some(raw) => Some(resolved_target(raw, policy.into_inner()).await?),
+        None => None,
+    };
     let row = db
         .run(move |conn| -> Result<_, ServiceError> {
-            let url = body
-                .url
-                .as_deref()
-                .map(|u| target(u, &policy))
-                .transpose()?;
             let change = Change {
                 url,
                 events,
