@@ -56,12 +56,17 @@ pub fn seed_if_empty(conn: &mut DbConnection) -> Result<SeedReport, ServiceError
         report.units =
             Some(import_units(conn, UNITS_CSV, two_tier_start(), &system)?.without_cache());
     }
-    // After the units: the table's new communes are checked against them.
-    if crate::repo::lineage::count_edges(conn)? == 0 {
-        report.lineage = Some(
-            crate::services::lineage::import_lineage(conn, &lineage_text()?, &system)?
-                .without_cache(),
-        );
+    // After the units: the table's new communes are checked against them. A database holding
+    // the bundled table is brought up to date too when the bundled bases changed (a resolution
+    // number added); one holding another edition, loaded by hand, keeps it.
+    let text = lineage_text()?;
+    let bundled = crate::services::lineage::sha256_hex(text.as_bytes());
+    if crate::repo::lineage::count_edges(conn)? == 0
+        || crate::repo::lineage::sources(conn)? == [bundled]
+    {
+        let summary =
+            crate::services::lineage::import_lineage(conn, &text, &system)?.without_cache();
+        report.lineage = (!summary.unchanged).then_some(summary);
     }
     // Before the catalogue: its versions are placed as they are imported.
     report.sector_places = crate::services::placement::seed_sector_table(

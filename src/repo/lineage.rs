@@ -111,6 +111,14 @@ pub fn sources(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
+/// The distinct legal bases the stored edges cite.
+pub fn bases(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    unit_lineage::table
+        .select(unit_lineage::basis)
+        .distinct()
+        .load(conn)
+}
+
 /// Replaces every retired unit and edge (one transaction is the caller's).
 pub fn replace(
     conn: &mut DbConnection,

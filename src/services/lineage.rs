@@ -131,7 +131,17 @@ pub fn import_lineage(
     };
     transact(conn, Guard::lock(WriteLock::Reference), actor, |tx| {
         let loaded = repo::sources(tx.conn)?;
-        if loaded == [sha.clone()] && repo::count_edges(tx.conn)? == edges.len() as i64 {
+        // The same table with the same bases (the resolutions file may have gained a number).
+        let bases: std::collections::BTreeSet<&str> =
+            edges.iter().map(|e| e.basis.as_str()).collect();
+        if loaded == [sha.clone()]
+            && repo::count_edges(tx.conn)? == edges.len() as i64
+            && repo::bases(tx.conn)?
+                .iter()
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>()
+                == bases
+        {
             summary.unchanged = true;
             return Ok(summary);
         }

@@ -275,3 +275,47 @@ Thành phố Hà Nội (01),Xã Hồng Sơn,10465,Xã Hợp Thanh,10495,Nhập t
     let predecessors = app.get_json("/api/v1/units/10441/lineage").await;
     assert!(links(&predecessors).len() > 1);
 }
+
+#[actix_web::test]
+async fn every_province_cites_its_resolution_and_a_stale_basis_is_rewritten_at_the_next_start() {
+    use diesel::prelude::*;
+    use niemyet::db::schema::unit_lineage;
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.get().expect("a pooled connection");
+    let conn = &mut *conn;
+    let bases: Vec<String> = unit_lineage::table
+        .select(unit_lineage::basis)
+        .distinct()
+        .load(conn)
+        .expect("the bases");
+    assert_eq!(bases.len(), 34, "one resolution per province of today");
+    assert!(
+        bases
+            .iter()
+            .all(|b| b.contains("/NQ-UBTVQH15 ngày 16/6/2025")),
+        "{bases:?}"
+    );
+    let basis_of_ia_to = |conn: &mut _| -> String {
+        unit_lineage::table
+            .filter(unit_lineage::old_code.eq("23779"))
+            .select(unit_lineage::basis)
+            .first(conn)
+            .expect("Ia Tô's edge")
+    };
+    let ia_to = basis_of_ia_to(conn);
+    assert!(
+        ia_to.contains("1664/NQ-UBTVQH15") && ia_to.contains("Gia Lai"),
+        "{ia_to}"
+    );
+    // A database that loaded the bundled table before a number was known: the next start
+    // rewrites its bases, and the start after that finds nothing to do.
+    diesel::update(unit_lineage::table.filter(unit_lineage::new_code.eq("23776")))
+        .set(unit_lineage::basis.eq("Nghị quyết của Ủy ban Thường vụ Quốc hội (chưa rõ số)"))
+        .execute(conn)
+        .expect("a stale basis");
+    let report = niemyet::seed::seed_if_empty(conn).expect("a start");
+    assert!(report.lineage.is_some(), "the bases were rewritten");
+    assert_eq!(basis_of_ia_to(conn), ia_to);
+    let again = niemyet::seed::seed_if_empty(conn).expect("another start");
+    assert!(again.lineage.is_none(), "nothing to do");
+}
