@@ -297,6 +297,16 @@ call("get_inspection", "auditor", {404}, id="00000000-0000-0000-0000-00000000000
 export("get_inspection", f"/api/v1/inspections/{inspection.id}", "auditor")
 call("get_follow_up", "auditor", OK, id=inspection.id)
 export("get_follow_up", f"/api/v1/inspections/{inspection.id}/follow-up", "auditor")
+# From the archive: Xã Ia Tô (23779) of Gia Lai, merged into Xã Ia Krái (23776) in 2025.
+archived = call("create_inspection", "auditor", CREATED, body={
+    "unit": "23779", "inspected_on": "2022-08-15", "team": ["Nguyễn Văn A"],
+    "findings": ["Chưa niêm yết thủ tục Đăng ký kết hôn"]}).parsed
+call("create_inspection", "auditor", {422}, body={
+    "unit": "23779", "inspected_on": "2025-08-15", "team": ["Nguyễn Văn A"], "findings": ["x"]})
+call("list_inspections", "auditor", OK, unit="23776", include_predecessors=True)
+call("get_inspection", "auditor", OK, id=archived.id)
+export("get_inspection", f"/api/v1/inspections/{archived.id}", "auditor")
+call("get_follow_up", "auditor", {409}, id=archived.id)
 call("list_audit", "admin", OK, entity="postings", limit=5)
 call("list_audit", "admin", OK, entity="webhook", limit=5)
 call("list_audit", "editor", {403})

@@ -25,7 +25,7 @@ use utoipa_actix_web::AppExt;
         (name = "reports", description = "Gap reports: a commune, a province, the country, a decision's impact"),
         (name = "settings", description = "Exemptions, public holidays and province settings"),
         (name = "obligation", description = "Who must post what: the posting list, the province's posting places and the sector table"),
-        (name = "inspections", description = "Inspections of a commune's posting, frozen on the day, and their follow-up"),
+        (name = "inspections", description = "Inspections of a commune's posting, frozen on the day, and their follow-up; records from the archive of communes retired in 2025"),
         (name = "audit", description = "Who changed what, and when"),
         (name = "webhooks", description = "Subscriptions to events, their deliveries and replays; the events themselves are under `webhooks`"),
         (name = "operations", description = "Health and readiness"),

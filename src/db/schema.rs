@@ -315,6 +315,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     province_settings,
     exemptions,
     inspections,
+    archive_inspections,
     revisions,
     commune_summaries,
     sector_places,
@@ -353,5 +354,27 @@ diesel::table! {
         basis -> Text,
         source_line -> Integer,
         source_sha256 -> Text,
+    }
+}
+
+diesel::table! {
+    archive_inspections (id) {
+        id -> Text,
+        unit_code -> Text,
+        unit_valid_to -> Date,
+        unit_name -> Text,
+        district_code -> Nullable<Text>,
+        district_name -> Nullable<Text>,
+        old_province_code -> Text,
+        old_province_name -> Text,
+        province_code -> Text,
+        inspected_on -> Date,
+        team -> Text,
+        notes -> Nullable<Text>,
+        findings -> Text,
+        finding_count -> Integer,
+        content_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
     }
 }

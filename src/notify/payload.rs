@@ -144,11 +144,14 @@ pub struct InspectionRecorded {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InspectionLink {
     pub id: String,
+    /// `snapshot`, or `archive` for a record of a commune retired in 2025.
+    pub kind: crate::services::inspections::InspectionKind,
     pub commune: String,
     pub province: String,
     pub inspected_on: NaiveDate,
     pub finding_count: i32,
-    /// Required pairs posted and current, in percent (as the report's `completeness`).
-    pub completeness: f64,
+    /// Required pairs posted and current, in percent (as the report's `completeness`); null
+    /// for an archive record.
+    pub completeness: Option<f64>,
     pub url: String,
 }

@@ -9,22 +9,23 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::export::{
     Cell, Format, Lang, Table, Vocab, negotiate, page, respond, respond_pages, severity_value,
-    workbook,
+    to_xlsx, workbook,
 };
 use super::reports::commune_table;
 use super::{decode_cursor, encode_cursor, page_limit};
-use crate::auth::{Auditors, Caller, Identity, Role, Staff};
+use crate::auth::{Auditors, Caller, Role, Staff};
 use crate::cache::ReportCache;
 use crate::db::Db;
 use crate::domain::codes::{UnitCode, UnitLevel};
 use crate::domain::text;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::repo::inspections::{self as repo, InspectionFilter};
+use crate::repo::inspections::InspectionFilter;
 use crate::services::ServiceError;
 use crate::services::inspections::{
-    self as service, FollowUp, Inspection, InspectionInput, InspectionSummary,
+    self as service, ArchiveInput, ArchiveRecord, FollowUp, Inspection, InspectionInput,
+    InspectionSummary,
 };
-use crate::services::reports::{commune_report, named_commune};
+use crate::services::reports::named_commune;
 
 /// At most this many team members, each at most 200 characters; notes at most 10,000.
 const MAX_TEAM: usize = 50;
@@ -43,10 +44,56 @@ pub struct NewInspection {
     pub team: Vec<String>,
     #[schema(max_length = 10000)]
     pub notes: Option<String>,
+    /// Only for a record from the paper archive of a commune retired in 2025: what the team
+    /// found, one text per finding (an empty list for a visit that found nothing). `unit` is
+    /// then the commune in force on `inspected_on` (on or before 2025-06-30), and no report is
+    /// computed, since there was no catalogue then. Leave it out for a commune of today, whose
+    /// findings are computed.
+    #[schema(max_items = 500, example = json!(["Chưa niêm yết thủ tục Đăng ký khai sinh tại bộ phận một cửa"]))]
+    pub findings: Option<Vec<String>>,
 }
 
-fn check_new(body: NewInspection) -> Result<InspectionInput, ApiError> {
+/// At most this many findings in an archive record, each at most 2,000 characters.
+const MAX_FINDINGS: usize = 500;
+const MAX_FINDING: usize = 2_000;
+
+/// A checked request: an inspection of a commune of today, or an archive record.
+enum NewRecord {
+    Snapshot(InspectionInput),
+    Archive(ArchiveInput),
+}
+
+fn check_new(body: NewInspection) -> Result<NewRecord, ApiError> {
     let mut errors = Vec::new();
+    let retired_on = crate::domain::lineage::retired_on();
+    let findings = body.findings.map(|findings| {
+        if findings.len() > MAX_FINDINGS {
+            errors.push(FieldError::new(
+                "findings",
+                format!("must list at most {MAX_FINDINGS} findings"),
+            ));
+        }
+        if body.inspected_on > retired_on {
+            errors.push(FieldError::new(
+                "findings",
+                format!(
+                    "findings are given as text only for a record of a commune retired on {retired_on}, of a visit by then; the findings of a commune of today are computed"
+                ),
+            ));
+        }
+        let mut checked = Vec::with_capacity(findings.len());
+        for (i, finding) in findings.iter().enumerate() {
+            let text = text::nfc(finding.trim());
+            if text.is_empty() || text.chars().count() > MAX_FINDING || text::has_control(&text) {
+                errors.push(FieldError::new(
+                    format!("findings[{i}]"),
+                    format!("must be a text of 1 to {MAX_FINDING} characters, without control characters"),
+                ));
+            }
+            checked.push(text);
+        }
+        checked
+    });
     let commune = match UnitCode::parse(&body.unit) {
         Ok(code) if code.level() == UnitLevel::Commune => Some(code.as_str().to_owned()),
         Ok(code) => {
@@ -98,13 +145,23 @@ fn check_new(body: NewInspection) -> Result<InspectionInput, ApiError> {
             format!("must be at most {MAX_NOTES} characters, without control characters"),
         ));
     }
-    match commune {
-        Some(commune) if errors.is_empty() => Ok(InspectionInput {
+    let notes = notes.filter(|n| !n.is_empty());
+    match (commune, findings) {
+        (Some(commune), None) if errors.is_empty() => Ok(NewRecord::Snapshot(InspectionInput {
             commune,
             inspected_on: body.inspected_on,
             team,
-            notes: notes.filter(|n| !n.is_empty()),
-        }),
+            notes,
+        })),
+        (Some(commune), Some(findings)) if errors.is_empty() => {
+            Ok(NewRecord::Archive(ArchiveInput {
+                commune,
+                inspected_on: body.inspected_on,
+                team,
+                notes,
+                findings,
+            }))
+        }
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -114,7 +171,10 @@ fn etag(content_hash: &str) -> String {
 }
 
 /// Record an inspection of a commune (an auditor of its province or of the country, an admin):
-/// its report as of the inspection day is frozen with the record.
+/// its report as of the inspection day is frozen with the record. With `findings`, a record
+/// from the paper archive of a commune retired in 2025 (an auditor of the province of today its
+/// successors belong to, or of the country, an admin): kept under the old commune, listed with
+/// its successors' inspections.
 #[utoipa::path(
     tag = "inspections",
     request_body = NewInspection,
@@ -137,24 +197,37 @@ pub async fn create_inspection(
     cache: web::Data<ReportCache>,
     body: web::Json<NewInspection>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = check_new(body.into_inner())?;
     let actor = super::actor(identity, &req);
-    let committed = db
-        .run(move |conn| -> Result<_, ServiceError> {
-            let (_, province) = named_commune(conn, &input.commune, "unit")?;
-            actor
-                .identity
-                .require_commune_read(&input.commune, &province.code)?;
-            service::record(conn, input, &province.code, &actor)
-        })
-        .await?;
-    let row = cache.publish(committed);
-    let location = format!("/api/v1/inspections/{}", row.id);
-    let tag = etag(&row.content_hash);
+    let inspection = match check_new(body.into_inner())? {
+        NewRecord::Snapshot(input) => {
+            let committed = db
+                .run(move |conn| -> Result<_, ServiceError> {
+                    let (_, province) = named_commune(conn, &input.commune, "unit")
+                        .map_err(|e| service::hint_archive(conn, &input, e))?;
+                    actor
+                        .identity
+                        .require_commune_read(&input.commune, &province.code)?;
+                    service::record(conn, input, &province.code, &actor)
+                })
+                .await?;
+            cache.publish(committed).view()?
+        }
+        NewRecord::Archive(input) => {
+            let committed = db
+                .run(move |conn| service::record_archive(conn, input, &actor))
+                .await?;
+            Inspection {
+                summary: cache.publish(committed).view()?,
+                report: None,
+            }
+        }
+    };
+    let location = format!("/api/v1/inspections/{}", inspection.summary.id);
+    let tag = etag(&inspection.summary.content_hash);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .insert_header((header::ETAG, tag))
-        .json(row.view()?))
+        .json(inspection))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -169,6 +242,9 @@ pub struct InspectionQuery {
     pub from: Option<NaiveDate>,
     /// Inspected on or before this day.
     pub to: Option<NaiveDate>,
+    /// With a commune (`unit`, or an officer's own): also the archive records of the communes
+    /// retired in 2025 it came from, wholly or in part.
+    pub include_predecessors: Option<bool>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -181,7 +257,8 @@ pub struct InspectionPage {
 }
 
 /// List inspections, latest visit first: an admin or a national auditor sees all, an auditor of
-/// a province its own, an officer those of its commune.
+/// a province its own (archive records of retired communes included, filed with the province
+/// of their successors), an officer those of its commune.
 #[utoipa::path(
     tag = "inspections",
     params(InspectionQuery),
@@ -253,14 +330,23 @@ pub async fn list_inspections(
             .map(Some)
             .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
     };
+    let include_predecessors = query.include_predecessors.unwrap_or(false);
+    if include_predecessors && commune.is_none() {
+        return Err(ApiError::validation_one(
+            "include_predecessors",
+            "needs a commune of today in `unit`",
+        ));
+    }
     let filter = InspectionFilter {
         commune: commune.clone(),
+        predecessors: Vec::new(),
         province: province.clone(),
         from: query.from,
         to: query.to,
         after,
         limit: limit + 1,
     };
+    let mut filter = filter;
     let mut rows = db
         .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;
@@ -279,7 +365,10 @@ pub async fn list_inspections(
                     )));
                 }
             }
-            Ok(repo::list(conn, &filter)?)
+            if include_predecessors && let Some(c) = &filter.commune {
+                filter.predecessors = service::predecessors_of(conn, c)?;
+            }
+            service::list(conn, &filter)
         })
         .await?;
     let next_cursor = if rows.len() as i64 > limit {
@@ -289,23 +378,10 @@ pub async fn list_inspections(
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|r| r.view())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(InspectionPage { items, next_cursor }))
-}
-
-/// Loads an inspection the caller may read (404 for an unknown id).
-fn load_readable(
-    conn: &mut crate::db::DbConnection,
-    identity: &Identity,
-    id: &str,
-) -> Result<Inspection, ServiceError> {
-    let row = repo::get(conn, id)?
-        .ok_or_else(|| ServiceError::NotFound(format!("no inspection {id}")))?;
-    identity.require_commune_read(&row.unit_code, &row.province_code)?;
-    row.view()
+    Ok(HttpResponse::Ok().json(InspectionPage {
+        items: rows,
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -347,7 +423,7 @@ pub async fn get_inspection(
     let id = path.into_inner();
     super::check_id(&id, "inspection")?;
     let inspection = db
-        .run(move |conn| load_readable(conn, &identity, &id))
+        .run(move |conn| service::readable(conn, &identity, &id))
         .await?;
     let format = negotiate(&req, query.format);
     let name = format!(
@@ -355,14 +431,30 @@ pub async fn get_inspection(
         inspection.summary.commune, inspection.summary.inspected_on
     );
     let lang = query.lang.unwrap_or_default();
-    let mut response = respond_pages(
-        (format, lang),
-        &inspection,
-        || commune_table(&inspection.report),
-        &name,
-        |_, lang| workbook::commune(&inspection.report, lang),
-        |lang| page::inspection(&inspection, lang),
-    )?;
+    let mut response = match (&inspection.report, &inspection.summary.archive) {
+        (Some(report), _) => respond_pages(
+            (format, lang),
+            &inspection,
+            || commune_table(report),
+            &name,
+            |_, lang| workbook::commune(report, lang),
+            |lang| page::inspection(&inspection, lang),
+        )?,
+        (None, Some(archive)) => respond_pages(
+            (format, lang),
+            &inspection,
+            || archive_table(&inspection.summary, archive),
+            &name,
+            |table, lang| to_xlsx(&table(), lang),
+            |lang| page::inspection(&inspection, lang),
+        )?,
+        (None, None) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "inspection {} has neither a report nor an archive record",
+                inspection.summary.id
+            )));
+        }
+    };
     // One tag per representation: the JSON, CSV and XLSX forms differ.
     let tag = match format {
         Format::Json => etag(&inspection.summary.content_hash),
@@ -384,6 +476,42 @@ pub async fn get_inspection(
         .headers_mut()
         .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     Ok(response)
+}
+
+/// An archive record's findings, one row each.
+fn archive_table(s: &InspectionSummary, archive: &ArchiveRecord) -> Table {
+    let unit = &archive.unit;
+    Table {
+        sheet: "archive",
+        subtitle: format!("{} ({}) · {}", unit.name, unit.code, s.inspected_on),
+        columns: vec![
+            "inspection_id",
+            "commune_code",
+            "commune_name",
+            "district_name",
+            "province_name",
+            "inspected_on",
+            "no",
+            "finding",
+        ],
+        rows: archive
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, finding)| {
+                vec![
+                    Cell::from(s.id.as_str()),
+                    Cell::from(unit.code.as_str()),
+                    Cell::from(unit.name.as_str()),
+                    Cell::from(unit.district.as_ref().map_or("", |d| d.name.as_str())),
+                    Cell::from(unit.province.name.as_str()),
+                    Cell::from(s.inspected_on),
+                    Cell::from(i as i64 + 1),
+                    Cell::from(finding.as_str()),
+                ]
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -460,6 +588,7 @@ fn follow_up_table(f: &FollowUp) -> Table {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An archive record, which has no report to follow up", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -476,7 +605,7 @@ pub async fn get_follow_up(
     let as_of = super::as_of(query.as_of)?;
     let follow_up = db
         .run(move |conn| -> Result<_, ServiceError> {
-            let snapshot = load_readable(conn, &identity, &id)?;
+            let snapshot = service::readable(conn, &identity, &id)?;
             if as_of < snapshot.summary.inspected_on {
                 return Err(ServiceError::invalid(
                     "as_of",
@@ -486,8 +615,7 @@ pub async fn get_follow_up(
                     ),
                 ));
             }
-            let now = commune_report(conn, &snapshot.summary.commune, as_of)?;
-            Ok(service::follow_up(snapshot, now))
+            service::follow_up(conn, snapshot, as_of)
         })
         .await?;
     let format = negotiate(&req, query.format);

@@ -549,6 +549,10 @@ impl TestApp {
             "inspections",
             count(inspections::table.count().get_result(conn)),
         );
+        counts.insert(
+            "archive_inspections",
+            count(archive_inspections::table.count().get_result(conn)),
+        );
         counts
     }
 

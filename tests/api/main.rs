@@ -7,6 +7,7 @@
 )]
 
 mod architecture;
+mod archive;
 mod audit;
 mod auth;
 mod authz;

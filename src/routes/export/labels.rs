@@ -105,6 +105,12 @@ const COLUMNS: &[Entry] = &[
     ("inspected_on", "Ngày kiểm tra", "Inspected on"),
     ("no", "STT", "No."),
     ("qr", "Tra cứu", "Look up"),
+    (
+        "district_name",
+        "Quận, huyện (trước 01/7/2025)",
+        "District (until 2025-06-30)",
+    ),
+    ("finding", "Nội dung phát hiện", "Finding"),
 ];
 
 /// Sheet names (at most 31 characters, Excel's limit).
@@ -119,6 +125,7 @@ const SHEETS: &[Entry] = &[
     ("posting_list", "Danh mục niêm yết", "Posting list"),
     ("changes", "Thay đổi", "Changes"),
     ("follow_up", "Theo dõi khắc phục", "Follow-up"),
+    ("archive", "Hồ sơ lưu trữ", "Archive record"),
 ];
 
 /// Phrases of a workbook's title block, print header and footer.
@@ -230,6 +237,17 @@ const TEXTS: &[Entry] = &[
         "sign_hint",
         "(Ký, ghi rõ họ tên)",
         "(Signature and full name)",
+    ),
+    ("archive_valid_to", "hoạt động đến ngày", "in force until"),
+    (
+        "archive_note",
+        "Biên bản ghi lại từ hồ sơ lưu trữ: đơn vị đã được sắp xếp theo Nghị quyết năm 2025 của Ủy ban Thường vụ Quốc hội; các phát hiện ghi như hồ sơ, không tính lại theo danh mục.",
+        "Recorded from the archive: the unit was reorganised by the Standing Committee's 2025 resolution; the findings are as the record wrote them, not computed from the catalogue.",
+    ),
+    (
+        "archive_findings",
+        "NỘI DUNG PHÁT HIỆN QUA KIỂM TRA",
+        "WHAT THE INSPECTION FOUND",
     ),
 ];
 

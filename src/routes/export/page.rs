@@ -282,28 +282,31 @@ pub fn commune(report: &CommuneReport, lang: Lang) -> String {
 pub fn inspection(inspection: &Inspection, lang: Lang) -> String {
     let t = |k| esc(labels::text(k, lang));
     let s = &inspection.summary;
-    let report = &inspection.report;
+    // A record from the archive of a retired commune names the unit as it was.
+    let (unit, committee) = match (&inspection.report, &s.archive) {
+        (Some(report), _) => (report.commune.name.clone(), report.province.name.clone()),
+        (None, Some(archive)) => (
+            match &archive.unit.district {
+                Some(d) => format!("{}, {}", archive.unit.name, d.name),
+                None => archive.unit.name.clone(),
+            },
+            archive.unit.province.name.clone(),
+        ),
+        (None, None) => (s.commune.clone(), String::new()),
+    };
     let mut out = String::new();
     let title = labels::text("title_inspection", lang);
-    open(
-        &mut out,
-        &format!("{title} · {}", report.commune.name),
-        lang,
-    );
-    heading(&mut out, &report.province.name, lang);
+    open(&mut out, &format!("{title} · {unit}"), lang);
+    heading(&mut out, &committee, lang);
     let _ = write!(
         out,
         "<h1>{}</h1><p class=\"sub\">{}</p>",
         esc(title),
-        esc(&format!(
-            "{} · {}",
-            report.commune.name,
-            date(s.inspected_on, lang)
-        ))
+        esc(&format!("{unit} · {}", date(s.inspected_on, lang)))
     );
     let _ = write!(
         out,
-        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>",
         t("inspected_on"),
         date(s.inspected_on, lang),
         t("team"),
@@ -311,7 +314,39 @@ pub fn inspection(inspection: &Inspection, lang: Lang) -> String {
         t("record_id"),
         esc(&s.id),
     );
-    commune_body(&mut out, report, lang);
+    if let Some(archive) = &s.archive {
+        let _ = write!(
+            out,
+            "<dt>{}</dt><dd>{} ({}) · {} {}</dd>",
+            t("unit"),
+            esc(&unit),
+            esc(&archive.unit.code),
+            t("archive_valid_to"),
+            date(archive.unit.valid_to, lang),
+        );
+    }
+    out.push_str("</dl>");
+    match (&inspection.report, &s.archive) {
+        (Some(report), _) => commune_body(&mut out, report, lang),
+        (None, Some(archive)) => {
+            let _ = write!(
+                out,
+                "<p class=\"foot\">{}</p><h2>{}</h2>",
+                t("archive_note"),
+                t("archive_findings")
+            );
+            if archive.findings.is_empty() {
+                out.push_str("<p>—</p>");
+            } else {
+                out.push_str("<ol>");
+                for finding in &archive.findings {
+                    let _ = write!(out, "<li>{}</li>", esc(finding).replace('\n', "<br>"));
+                }
+                out.push_str("</ol>");
+            }
+        }
+        (None, None) => {}
+    }
     let _ = write!(out, "<h2>{}</h2>", t("notes"));
     match s.notes.as_deref().filter(|n| !n.trim().is_empty()) {
         Some(notes) => {

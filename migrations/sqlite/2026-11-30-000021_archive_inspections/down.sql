@@ -1,0 +1,2 @@
+-- Drops what up.sql created.
+DROP TABLE archive_inspections;
