@@ -115,34 +115,41 @@ pub struct InspectionFilter {
     pub limit: i64,
 }
 
+/// The filters both kinds of record share: province, dates and the keyset cursor, on `$table`
+/// (`inspections` or `archive_inspections`, which have the same columns for them).
+macro_rules! shared_filters {
+    ($query:ident, $table:ident, $f:expr) => {{
+        let f: &InspectionFilter = $f;
+        if let Some(province) = &f.province {
+            $query = $query.filter($table::province_code.eq(province.clone()));
+        }
+        if let Some(from) = f.from {
+            $query = $query.filter($table::inspected_on.ge(from));
+        }
+        if let Some(to) = f.to {
+            $query = $query.filter($table::inspected_on.le(to));
+        }
+        if let Some((date, id)) = &f.after {
+            $query = $query.filter(
+                $table::inspected_on.lt(*date).or($table::inspected_on
+                    .eq(*date)
+                    .and($table::id.lt(id.clone()))),
+            );
+        }
+        $query
+            .order(($table::inspected_on.desc(), $table::id.desc()))
+            .limit(f.limit)
+    }};
+}
+
 pub fn list(conn: &mut DbConnection, f: &InspectionFilter) -> QueryResult<Vec<InspectionHead>> {
     let mut query = inspections::table
         .select(InspectionHead::as_select())
-        .order((inspections::inspected_on.desc(), inspections::id.desc()))
-        .limit(f.limit)
         .into_boxed();
     if let Some(commune) = &f.commune {
         query = query.filter(inspections::unit_code.eq(commune.clone()));
     }
-    if let Some(province) = &f.province {
-        query = query.filter(inspections::province_code.eq(province.clone()));
-    }
-    if let Some(from) = f.from {
-        query = query.filter(inspections::inspected_on.ge(from));
-    }
-    if let Some(to) = f.to {
-        query = query.filter(inspections::inspected_on.le(to));
-    }
-    if let Some((date, id)) = &f.after {
-        query = query.filter(
-            inspections::inspected_on
-                .lt(*date)
-                .or(inspections::inspected_on
-                    .eq(*date)
-                    .and(inspections::id.lt(id.clone()))),
-        );
-    }
-    query.load(conn)
+    shared_filters!(query, inspections, f).load(conn)
 }
 
 /// Archive records under the same filter: with `commune`, those of its `predecessors`; without,
@@ -153,32 +160,9 @@ pub fn list_archive(conn: &mut DbConnection, f: &InspectionFilter) -> QueryResul
     }
     let mut query = archive_inspections::table
         .select(ArchiveRow::as_select())
-        .order((
-            archive_inspections::inspected_on.desc(),
-            archive_inspections::id.desc(),
-        ))
-        .limit(f.limit)
         .into_boxed();
     if f.commune.is_some() {
         query = query.filter(archive_inspections::unit_code.eq_any(f.predecessors.clone()));
     }
-    if let Some(province) = &f.province {
-        query = query.filter(archive_inspections::province_code.eq(province.clone()));
-    }
-    if let Some(from) = f.from {
-        query = query.filter(archive_inspections::inspected_on.ge(from));
-    }
-    if let Some(to) = f.to {
-        query = query.filter(archive_inspections::inspected_on.le(to));
-    }
-    if let Some((date, id)) = &f.after {
-        query = query.filter(
-            archive_inspections::inspected_on
-                .lt(*date)
-                .or(archive_inspections::inspected_on
-                    .eq(*date)
-                    .and(archive_inspections::id.lt(id.clone()))),
-        );
-    }
-    query.load(conn)
+    shared_filters!(query, archive_inspections, f).load(conn)
 }
