@@ -1,14 +1,16 @@
 //! Gap reports: a commune, a province, the country, and a decision's impact, each in JSON, CSV
 //! or XLSX.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::export::{
-    Cell, Format, Lang, Table, Vocab, negotiate, page, respond, respond_pages, respond_with,
-    severity_value, workbook,
+    Cell, Format, Lang, Table, Vocab, negotiate, page, respond_pages, respond_with, severity_value,
+    workbook,
 };
 use super::postings::commune_code;
 use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
@@ -322,12 +324,13 @@ pub async fn get_national_report(
         .run_heavy(move |fanout| service::national_report(fanout, &cache, as_of))
         .await?;
     let format = negotiate(&req, query.format);
-    respond(
+    respond_with(
         format,
         query.lang.unwrap_or_default(),
         &report,
         || national_table(&report),
         &format!("niemyet-national-{as_of}"),
+        |_, lang| workbook::national(&report, lang),
     )
 }
 
@@ -432,18 +435,32 @@ pub async fn get_decision_impact(
     }
     let as_of = super::as_of(query.as_of)?;
     let national = province.is_none();
+    let format = negotiate(&req, query.format);
     let job = move |conn: &mut DbConnection| -> Result<_, ServiceError> {
         super::check_province(conn, province.as_deref())?;
-        service::decision_impact(conn, &id, province.as_deref(), as_of)
+        let report = service::decision_impact(conn, &id, province.as_deref(), as_of)?;
+        // The workbook names the provinces it counts.
+        let names = if format == Format::Xlsx {
+            service::province_names(conn, &report)?
+        } else {
+            HashMap::new()
+        };
+        Ok((report, names))
     };
     // Across the country, the impact reads every commune: heavy work, in turn with the others.
-    let report = if national {
+    let (report, names) = if national {
         db.run_heavy(move |fanout| job(&mut *fanout.get()?)).await?
     } else {
         db.run(job).await?
     };
-    let format = negotiate(&req, query.format);
     let name = format!("niemyet-impact-{}", as_of);
     let lang = query.lang.unwrap_or_default();
-    respond(format, lang, &report, || impact_table(&report), &name)
+    respond_with(
+        format,
+        lang,
+        &report,
+        || impact_table(&report),
+        &name,
+        |_, lang| workbook::impact(&report, &names, lang),
+    )
 }

@@ -36,7 +36,7 @@ pub use aggregate::{
     CommuneOverdue, SUMMARY_VERSION, communes_overdue, national_report, province_report,
 };
 pub use commune::{commune_report, commune_report_json};
-pub use impact::decision_impact;
+pub use impact::{decision_impact, province_names};
 pub use load::load_calendar;
 
 /// A province's rules: its settings (or the defaults: 5 working days, both channels) and its
@@ -295,6 +295,8 @@ pub struct ImpactRow {
     pub kind: FindingKind,
     pub due_on: Option<NaiveDate>,
     pub overdue: bool,
+    /// Calendar days past `due_on` (0 unless overdue).
+    pub days_overdue: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
