@@ -470,6 +470,10 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
     let row = &html[html.find(&code).expect("its row")..];
     let row = &row[..row.find("</tr>").expect("the row ends")];
     assert!(row.contains(&qr), "the QR code of {url}");
+    // And a reader takes it back to that page.
+    let svg = &row[row.find("<svg").expect("a QR code in the row")..];
+    let svg = &svg[..svg.find("</svg>").expect("the SVG ends")];
+    assert_eq!(decode_qr(svg), url, "what a phone reads from the board");
 
     // In English on request; in the commune's scope only, like its posting list.
     let english = download(&app, &format!("{path}&lang=en"), &officer).await;
@@ -499,6 +503,49 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
     )
     .await
     .problem(422);
+}
+
+/// Reads a QR code drawn as the posting sheet draws it: the qrcode crate's SVG, one path whose
+/// `M{x} {y}h{w}v{h}H{x}V{y}` commands are the dark modules in the image's pixels. Each is painted
+/// black on white, with a margin of its own and four times larger, and the picture handed to a
+/// QR reader as a camera's grey image would be.
+fn decode_qr(svg: &str) -> String {
+    const MARGIN: usize = 16;
+    const SCALE: usize = 4;
+    let attr = |name: &str| -> usize {
+        let at = svg.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        svg[at..]
+            .split('"')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} is a number"))
+    };
+    let (width, height) = (attr("width"), attr("height"));
+    let d = svg.find(" d=\"").expect("a path") + 4;
+    let d = svg[d..].split('"').next().unwrap_or_default();
+    let (w, h) = ((width + 2 * MARGIN) * SCALE, (height + 2 * MARGIN) * SCALE);
+    let mut pixels = vec![255u8; w * h];
+    let mut dark = 0;
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        let n: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().expect("a coordinate"))
+            .collect();
+        let [x, y, rw, rh, ..] = n[..] else {
+            panic!("a rectangle: {rect}")
+        };
+        for py in (y + MARGIN) * SCALE..(y + rh + MARGIN) * SCALE {
+            pixels[py * w + (x + MARGIN) * SCALE..py * w + (x + rw + MARGIN) * SCALE].fill(0);
+        }
+        dark += 1;
+    }
+    assert!(dark > 20, "a QR code has many dark modules: {dark}");
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, text) = grids[0].decode().expect("the QR code decodes");
+    text
 }
 
 /// Whether a page loads anything from elsewhere (a script, a style sheet, an image, a font).
