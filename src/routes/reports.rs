@@ -28,6 +28,7 @@ use crate::services::reports::{
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// The date the report is for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -339,8 +340,10 @@ pub async fn get_national_report(
 #[serde(deny_unknown_fields)]
 pub struct ImpactQuery {
     /// Only this province's communes (an auditor of a province always gets its own).
+    #[param(example = "01")]
     pub province: Option<String>,
     /// The date the impact is read for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -393,7 +396,7 @@ fn impact_table(r: &DecisionImpact) -> Table {
 /// decision introduced, or still post what it abolished.
 #[utoipa::path(
     tag = "reports",
-    params(("id" = String, Path, description = "Decision id"), ImpactQuery),
+    params(("id" = String, Path, description = "Decision id", example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01"), ImpactQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per pending posting", 
