@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Renders the people-facing outputs as a person would see them: downloads the demo's commune and
-# province workbooks, CSVs and a commune's posting sheet from a throwaway server, prints each
+# Renders the people-facing outputs as a person would see them: downloads the demo's commune,
+# province and national workbooks, the impact of its amendment on Hà Nội, CSVs and a commune's
+# posting sheet from a throwaway server, prints each
 # workbook to PDF with LibreOffice and the posting sheet with headless Chromium, and each PDF page
 # to PNG, so that they can be looked at before a change ships.
 #
@@ -39,6 +40,13 @@ get "$officer" "communes/10273/report?as_of=$as_of&format=xlsx&lang=en" commune-
 get "$officer" "communes/10273/report?as_of=$as_of&format=csv" commune-10273.csv
 get "$auditor" "provinces/01/report?as_of=$as_of&format=xlsx" province-01.xlsx
 get "$auditor" "provinces/01/report?as_of=$as_of&format=csv" province-01.csv
+national=$("$bin" token --role auditor)
+get "$national" "reports/national?as_of=$as_of&format=xlsx" national.xlsx
+# The demo's amendment (2468/QĐ-BTP, in force from 2026-10-01) as Hà Nội's auditor sees it.
+decision=$(curl -sf --get --data-urlencode "number=2468/QĐ-BTP" \
+    "http://127.0.0.1:$port/api/v1/decisions" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
+get "$auditor" "decisions/$decision/impact?as_of=$as_of&format=xlsx" impact-01.xlsx
 get "$officer" "communes/10273/posting-sheet?as_of=$as_of" posting-sheet-10273.html
 get "$officer" "communes/10273/posting-list?as_of=$as_of" posting-list-10273.json
 

@@ -23,10 +23,13 @@ pub struct AuditQuery {
     /// `province_settings`, `sector`, `sector_place` or `units`.
     pub entity: Option<String>,
     /// The actor's `sub`.
+    #[param(example = "can-bo-26740")]
     pub actor: Option<String>,
     /// A commune (its entries) or a province (its entries and its communes').
+    #[param(example = "26740")]
     pub unit: Option<String>,
     /// Entries at or after this instant: an RFC 3339 timestamp, or a date (midnight in Vietnam).
+    #[param(example = "2026-07-01T08:30:00Z")]
     pub since: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
@@ -36,24 +39,34 @@ pub struct AuditQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Actor {
     /// The token's `sub`.
+    #[schema(example = "can-bo-26740")]
     pub sub: String,
+    #[schema(example = "officer")]
     pub role: String,
     /// The token's `unit`, if any.
+    #[schema(example = "26740")]
     pub unit: Option<String>,
 }
 
 /// One write.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
+    #[schema(example = "0196d4a2-5a6b-7c8d-9e0f-1a2b3c4d5e6f")]
     pub id: String,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub at: chrono::DateTime<chrono::Utc>,
     pub actor: Actor,
     /// e.g. `create`, `import`, `replace`, `put`, `remove`, `delete`.
+    #[schema(example = "postings.replace")]
     pub action: String,
+    #[schema(example = "postings")]
     pub entity: String,
+    #[schema(example = "26740")]
     pub entity_id: String,
     /// The commune or province the write concerns (`null` for the whole country).
+    #[schema(example = "26740")]
     pub unit: Option<String>,
+    #[schema(example = "79")]
     pub province: Option<String>,
     /// Content hashes before and after the write, where the entity has one.
     pub hash_before: Option<String>,

@@ -63,8 +63,10 @@ pub struct ImportQuery {
     #[param(default = false)]
     pub dry_run: Option<bool>,
     /// The date the imported versions take effect (default today).
+    #[param(example = "2026-07-01")]
     pub effective_on: Option<NaiveDate>,
     /// Where the file comes from (a file name), recorded on the import's decision.
+    #[param(example = "dvcqg-catalogue-2026-06.jsonl.gz")]
     pub source: Option<String>,
 }
 

@@ -17,8 +17,10 @@ use crate::services::changes::{self as service, ChangeFeed};
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
     /// Items taking effect on or after this day (inclusive), including upcoming ones.
+    #[param(example = "2026-05-01")]
     pub since: NaiveDate,
     /// The national decisions and this province's own; without it, every scope.
+    #[param(example = "01")]
     pub province: Option<String>,
     /// Only procedures of this level, e.g. `commune`.
     #[param(inline)]

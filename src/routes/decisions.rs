@@ -39,11 +39,13 @@ pub enum DecisionKind {
 #[serde(deny_unknown_fields)]
 pub struct DecisionQuery {
     /// `national` or a province code.
+    #[param(example = "national")]
     pub scope: Option<String>,
     /// `announcement`, `import` or `list`.
     #[param(inline)]
     pub kind: Option<DecisionKind>,
     /// Only decisions with an item for this procedure code.
+    #[param(example = "1.001193")]
     pub procedure: Option<String>,
     /// The decision with this number, written as anyone writes it: case, spaces, and `Đ` or
     /// `D` do not matter (`163/qd-btp` finds `163/QĐ-BTP`), as postings match numbers.
@@ -57,20 +59,27 @@ pub struct DecisionQuery {
 /// A decision.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Decision {
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub id: String,
     /// The number as written, e.g. `163/QĐ-BTP`.
+    #[schema(example = "1234/QĐ-BTP")]
     pub number: String,
+    #[schema(example = "Bộ Tư pháp")]
     pub issuer: String,
     /// `national` or the province code of a provincial decision.
+    #[schema(example = "national")]
     pub scope: String,
     /// `announcement`, `import` for a catalogue import, or `list` for a provincial list.
+    #[schema(example = "announcement")]
     pub kind: String,
     pub title: Option<String>,
+    #[schema(example = "2026-06-15")]
     pub signed_on: NaiveDate,
     /// For an import: the file it came from.
     pub source: Option<String>,
     pub source_sha256: Option<String>,
     pub created_by: String,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub item_count: i64,
 }
@@ -102,12 +111,17 @@ pub struct DecisionPage {
 pub struct DecisionItem {
     pub seq: i32,
     pub action: ItemAction,
+    #[schema(example = "1.001193")]
     pub procedure_code: String,
     /// Name of the procedure in the version this item produced.
+    #[schema(example = "Thủ tục đăng ký khai sinh")]
     pub procedure_name: String,
+    #[schema(example = "Hộ tịch")]
     pub sector: String,
+    #[schema(example = "2026-07-01")]
     pub effective_on: NaiveDate,
     /// The version (or abolition) this item produced; for a list item, the version it listed.
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub version_id: String,
 }
 
@@ -236,7 +250,7 @@ async fn load_detail(db: &Db, id: String) -> Result<DecisionDetail, ApiError> {
 /// One decision with its items.
 #[utoipa::path(
     tag = "catalogue",
-    params(("id" = String, Path, description = "Decision id")),
+    params(("id" = String, Path, description = "Decision id", example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")),
     responses(
         (status = 200, body = DecisionDetail, headers(("ETag" = String))),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -289,7 +303,7 @@ pub struct ProcedureFields {
     pub name: Option<String>,
     /// Sector code (see `/sectors`).
     #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(example = "Hộ tịch", min_length = 1, max_length = 100)]
     pub sector: Option<String>,
     #[validate(length(min = 1, max = 5))]
     #[schema(min_items = 1, max_items = 5)]
@@ -325,7 +339,10 @@ pub struct ProcedureFields {
     #[schema(max_length = 2000)]
     pub authority: Option<String>,
     #[validate(url, length(max = 2000))]
-    #[schema(max_length = 2000)]
+    #[schema(
+        example = "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/019d2bf7-4fc1-768b-9ba3-94be4bca58ee",
+        max_length = 2000
+    )]
     pub source_url: Option<String>,
 }
 
@@ -337,6 +354,7 @@ pub struct NewDecisionItem {
     pub action: ItemAction,
     #[schema(example = "1.001193")]
     pub procedure_code: String,
+    #[schema(example = "2026-07-01")]
     pub effective_on: NaiveDate,
     /// Required for `new` (name, sector and levels at least); for `amended`, the fields that
     /// change; absent for `abolished`, `listed` and `delisted`.
@@ -360,6 +378,7 @@ pub struct NewDecision {
     /// `national`, or a province code for a provincial decision.
     #[schema(example = "national")]
     pub scope: String,
+    #[schema(example = "2026-06-15")]
     pub signed_on: NaiveDate,
     #[validate(length(max = 1000))]
     #[schema(max_length = 1000)]

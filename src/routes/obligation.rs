@@ -124,6 +124,7 @@ pub async fn put_posting_places(
 #[serde(deny_unknown_fields)]
 pub struct PostingListQuery {
     /// The date (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -322,6 +323,7 @@ pub async fn get_commune_posting_list(
 #[serde(deny_unknown_fields)]
 pub struct PostingSheetQuery {
     /// The date (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// The language of the page: `vi` (default) or `en`.
     #[param(inline)]
@@ -409,7 +411,9 @@ pub async fn get_commune_posting_sheet(
 /// Where a sector's procedures are posted when their agency text says nothing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SectorPlace {
+    #[schema(example = "ho-tich")]
     pub sector_code: String,
+    #[schema(example = "Hộ tịch")]
     pub sector_name: String,
     /// `None` when the table has no row for the sector: its commune-level procedures that name
     /// no body are then the commune centre's.
@@ -417,6 +421,7 @@ pub struct SectorPlace {
     /// Why, citing the law where it can.
     pub reason: Option<String>,
     pub updated_by: Option<String>,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

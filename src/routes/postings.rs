@@ -26,17 +26,22 @@ use crate::services::reports::commune_and_province;
 /// A posting as recorded.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Posting {
+    #[schema(example = "1.001193")]
     pub procedure_code: String,
     pub channel: PostingChannel,
     /// The announcing decision as written on the posting.
+    #[schema(example = "1234/QĐ-BTP")]
     pub decision: String,
+    #[schema(example = "2026-07-03")]
     pub posted_on: NaiveDate,
     /// When it was taken down (`null` while it is up).
     pub removed_on: Option<NaiveDate>,
+    #[schema(example = "https://phuongsaigon.hochiminhcity.gov.vn/thu-tuc-hanh-chinh")]
     pub evidence_url: Option<String>,
     pub photo_ref: Option<String>,
     pub note: Option<String>,
     pub recorded_by: String,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -59,7 +64,9 @@ impl From<PostingRow> for Posting {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommunePostings {
+    #[schema(example = "26740")]
     pub commune: String,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     pub items: Vec<Posting>,
 }
@@ -69,6 +76,7 @@ pub struct CommunePostings {
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     /// The date (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
 }
 
@@ -168,7 +176,10 @@ pub struct PostingLine {
     #[schema(example = "2025-07-03")]
     pub posted_on: String,
     #[validate(url, length(max = 2000))]
-    #[schema(max_length = 2000)]
+    #[schema(
+        example = "https://phuongsaigon.hochiminhcity.gov.vn/thu-tuc-hanh-chinh",
+        max_length = 2000
+    )]
     pub evidence_url: Option<String>,
     #[validate(length(max = 500))]
     #[schema(max_length = 500)]
@@ -387,7 +398,10 @@ pub struct PostingBody {
     pub decision: String,
     #[schema(example = "2025-07-03")]
     pub posted_on: String,
-    #[schema(max_length = 2000)]
+    #[schema(
+        example = "https://phuongsaigon.hochiminhcity.gov.vn/thu-tuc-hanh-chinh",
+        max_length = 2000
+    )]
     pub evidence_url: Option<String>,
     #[schema(max_length = 500)]
     pub photo_ref: Option<String>,
@@ -482,6 +496,7 @@ pub async fn put_posting(
 #[serde(deny_unknown_fields)]
 pub struct RemoveQuery {
     /// The day it was taken down (default today; not before it was posted, not in the future).
+    #[param(example = "2026-07-01")]
     pub removed_on: Option<NaiveDate>,
 }
 

@@ -36,14 +36,18 @@ pub struct ProcedureQuery {
     /// Only procedures carried out at this level.
     pub level: Option<Level>,
     /// Sector code (see `/sectors`).
+    #[param(example = "ho-tich")]
     pub sector: Option<String>,
     /// Search, as a citizen types: names (with or without diacritics, words in any order, the
     /// last one cut short, a typo, everyday names such as `sổ đỏ`) and codes (`1.001193`, or a
     /// prefix such as `1.0011`). Results come best first.
+    #[param(example = "dang ky khai sinh")]
     pub q: Option<String>,
     /// The date the catalogue is read for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// Apply this province's own versions.
+    #[param(example = "01")]
     pub province: Option<String>,
     /// `in_force` (default), `abolished` (abolished on or before `as_of`), or `all`.
     #[param(inline)]
@@ -55,7 +59,9 @@ pub struct ProcedureQuery {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SectorRef {
+    #[schema(example = "ho-tich")]
     pub code: String,
+    #[schema(example = "Hộ tịch")]
     pub name: String,
 }
 
@@ -107,12 +113,17 @@ pub struct ProcedureSummary {
     pub levels: Vec<Level>,
     pub status: ProcedureStatus,
     /// `national`, or the province whose own version applies.
+    #[schema(example = "national")]
     pub scope: String,
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub version_id: String,
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub decision_id: String,
     /// The announcing decision's number as published.
+    #[schema(example = "1234/QĐ-BTP")]
     pub announced_by: Option<String>,
     /// The applicable version (or abolition) takes effect on this date...
+    #[schema(example = "2026-07-01")]
     pub effective_from: NaiveDate,
     /// ...until this one (exclusive), if a later change is recorded.
     pub effective_to: Option<NaiveDate>,
@@ -288,17 +299,22 @@ pub async fn list_procedures(
 #[serde(deny_unknown_fields)]
 pub struct ProcedureDetailQuery {
     /// The date the procedure is read for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// Apply this province's own versions.
+    #[param(example = "01")]
     pub province: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DecisionRef {
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub id: String,
     #[schema(example = "163/QĐ-BTP")]
     pub number: String,
+    #[schema(example = "Bộ Tư pháp")]
     pub issuer: String,
+    #[schema(example = "2026-06-15")]
     pub signed_on: NaiveDate,
     /// `announcement` or `import`.
     pub kind: String,
@@ -319,14 +335,18 @@ impl From<&DecisionRow> for DecisionRef {
 /// One version with everything a posting must show.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProcedureVersion {
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub id: String,
     /// `national` or a province code.
+    #[schema(example = "national")]
     pub scope: String,
     /// An abolition ends the procedure from `valid_from`; its content is the version it ended.
     pub abolished: bool,
+    #[schema(example = "2026-07-01")]
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     pub decision: DecisionRef,
+    #[schema(example = "1234/QĐ-BTP")]
     pub announced_by: Option<String>,
     pub content_hash: String,
     pub name: String,
@@ -342,6 +362,9 @@ pub struct ProcedureVersion {
     pub procedure_type: Option<String>,
     pub subjects: Option<String>,
     pub authority: Option<String>,
+    #[schema(
+        example = "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/019d2bf7-4fc1-768b-9ba3-94be4bca58ee"
+    )]
     pub source_url: Option<String>,
     /// Where the commune-level version is posted, and why.
     pub placement: Option<PlacementView>,
@@ -360,12 +383,16 @@ pub struct PlacementView {
 /// One entry of a procedure's history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VersionHistoryItem {
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub id: String,
+    #[schema(example = "national")]
     pub scope: String,
     pub abolished: bool,
+    #[schema(example = "2026-07-01")]
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     pub decision: DecisionRef,
+    #[schema(example = "1234/QĐ-BTP")]
     pub announced_by: Option<String>,
     pub content_hash: String,
     pub name: String,
@@ -373,8 +400,11 @@ pub struct VersionHistoryItem {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProcedureDetail {
+    #[schema(example = "1.001193")]
     pub code: String,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
+    #[schema(example = "01")]
     pub province: Option<String>,
     pub status: ProcedureStatus,
     /// The version that applies on `as_of` in `province` (an abolition if `status` is

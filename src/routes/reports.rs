@@ -1,14 +1,16 @@
 //! Gap reports: a commune, a province, the country, and a decision's impact, each in JSON, CSV
 //! or XLSX.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::export::{
-    Cell, Format, Lang, Table, Vocab, negotiate, page, respond, respond_pages, respond_with,
-    severity_value, workbook,
+    Cell, Format, Lang, Table, Vocab, negotiate, page, respond_pages, respond_with, severity_value,
+    workbook,
 };
 use super::postings::commune_code;
 use crate::auth::{Auditors, Caller, CommuneReaders, NationalReaders, ProvinceReaders, Role};
@@ -26,6 +28,7 @@ use crate::services::reports::{
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// The date the report is for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -322,12 +325,13 @@ pub async fn get_national_report(
         .run_heavy(move |fanout| service::national_report(fanout, &cache, as_of))
         .await?;
     let format = negotiate(&req, query.format);
-    respond(
+    respond_with(
         format,
         query.lang.unwrap_or_default(),
         &report,
         || national_table(&report),
         &format!("niemyet-national-{as_of}"),
+        |_, lang| workbook::national(&report, lang),
     )
 }
 
@@ -336,8 +340,10 @@ pub async fn get_national_report(
 #[serde(deny_unknown_fields)]
 pub struct ImpactQuery {
     /// Only this province's communes (an auditor of a province always gets its own).
+    #[param(example = "01")]
     pub province: Option<String>,
     /// The date the impact is read for (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -390,7 +396,7 @@ fn impact_table(r: &DecisionImpact) -> Table {
 /// decision introduced, or still post what it abolished.
 #[utoipa::path(
     tag = "reports",
-    params(("id" = String, Path, description = "Decision id"), ImpactQuery),
+    params(("id" = String, Path, description = "Decision id", example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01"), ImpactQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per pending posting", 
@@ -432,18 +438,32 @@ pub async fn get_decision_impact(
     }
     let as_of = super::as_of(query.as_of)?;
     let national = province.is_none();
+    let format = negotiate(&req, query.format);
     let job = move |conn: &mut DbConnection| -> Result<_, ServiceError> {
         super::check_province(conn, province.as_deref())?;
-        service::decision_impact(conn, &id, province.as_deref(), as_of)
+        let report = service::decision_impact(conn, &id, province.as_deref(), as_of)?;
+        // The workbook names the provinces it counts.
+        let names = if format == Format::Xlsx {
+            service::province_names(conn, &report)?
+        } else {
+            HashMap::new()
+        };
+        Ok((report, names))
     };
     // Across the country, the impact reads every commune: heavy work, in turn with the others.
-    let report = if national {
+    let (report, names) = if national {
         db.run_heavy(move |fanout| job(&mut *fanout.get()?)).await?
     } else {
         db.run(job).await?
     };
-    let format = negotiate(&req, query.format);
     let name = format!("niemyet-impact-{}", as_of);
     let lang = query.lang.unwrap_or_default();
-    respond(format, lang, &report, || impact_table(&report), &name)
+    respond_with(
+        format,
+        lang,
+        &report,
+        || impact_table(&report),
+        &name,
+        |_, lang| workbook::impact(&report, &names, lang),
+    )
 }

@@ -25,8 +25,10 @@ use crate::services::ServiceError;
 #[serde(deny_unknown_fields)]
 pub struct SectorQuery {
     /// Count procedures in force on this date (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// Count with this province's own versions applied.
+    #[param(example = "01")]
     pub province: Option<String>,
     /// Count only procedures carried out at this level.
     pub level: Option<Level>,
@@ -53,8 +55,11 @@ pub struct SectorPage {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SectorDetail {
+    #[schema(example = "ho-tich")]
     pub code: String,
+    #[schema(example = "Hộ tịch")]
     pub name: String,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     pub procedures_in_force: i64,
     /// In-force procedures per level (a procedure with several levels counts in each).
@@ -122,8 +127,10 @@ pub async fn list_sectors(
 #[serde(deny_unknown_fields)]
 pub struct SectorDetailQuery {
     /// Count procedures in force on this date (default today).
+    #[param(example = "2026-07-01")]
     pub as_of: Option<NaiveDate>,
     /// Count with this province's own versions applied.
+    #[param(example = "01")]
     pub province: Option<String>,
 }
 

@@ -29,13 +29,18 @@ use crate::services::settings::{
 /// A procedure a commune need not post.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exemption {
+    #[schema(example = "0196d4a2-4e2d-7f3a-8c1b-2a3b4c5d6e7f")]
     pub id: String,
+    #[schema(example = "26740")]
     pub commune: String,
+    #[schema(example = "1.000080")]
     pub procedure_code: String,
     pub reason: String,
+    #[schema(example = "2026-07-01")]
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     pub created_by: String,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -56,6 +61,7 @@ impl From<ExemptionRow> for Exemption {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExemptionList {
+    #[schema(example = "26740")]
     pub commune: String,
     pub items: Vec<Exemption>,
 }
@@ -109,6 +115,7 @@ pub struct NewExemption {
         max_length = 1000
     )]
     pub reason: String,
+    #[schema(example = "2026-07-01")]
     pub valid_from: NaiveDate,
     /// Exclusive end; absent for open-ended.
     pub valid_to: Option<NaiveDate>,
@@ -117,7 +124,7 @@ pub struct NewExemption {
 /// One exemption (whoever may read the commune's report).
 #[utoipa::path(
     tag = "settings",
-    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id")),
+    params(("code" = String, Path, description = "Commune code", example = "26740"), ("id" = String, Path, description = "Exemption id", example = "0196d4a2-4e2d-7f3a-8c1b-2a3b4c5d6e7f")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Exemption, headers(("ETag" = String))),
@@ -244,7 +251,7 @@ pub async fn create_exemption(
 /// Remove an exemption (admin). With `If-Match`, only if it is still the one read.
 #[utoipa::path(
     tag = "settings",
-    params(("code" = String, Path, description = "Commune code"), ("id" = String, Path, description = "Exemption id"),
+    params(("code" = String, Path, description = "Commune code", example = "26740"), ("id" = String, Path, description = "Exemption id", example = "0196d4a2-4e2d-7f3a-8c1b-2a3b4c5d6e7f"),
            ("If-Match" = Option<String>, Header, description = "ETag of the exemption read before")),
     security(("bearer" = [])),
     responses(
@@ -280,6 +287,7 @@ pub async fn delete_exemption(
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
+    #[schema(example = "2026-09-02")]
     pub day: NaiveDate,
     #[schema(example = "Quốc khánh", min_length = 1, max_length = 200)]
     pub name: String,

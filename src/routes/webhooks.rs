@@ -44,7 +44,9 @@ pub struct Webhook {
     /// Until when the previous secret signs too, after a rotation; `null` outside one.
     pub previous_secret_until: Option<DateTime<Utc>>,
     pub created_by: String,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub created_at: DateTime<Utc>,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub updated_at: DateTime<Utc>,
     /// The signing secret (`whsec_…`): only in the answers to creating a subscription and to
     /// rotating its secret, and never again.
@@ -107,7 +109,10 @@ pub struct NewWebhook {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookChange {
-    #[schema(max_length = 2000)]
+    #[schema(
+        example = "https://cong.example.gov.vn/hooks/niemyet",
+        max_length = 2000
+    )]
     pub url: Option<String>,
     #[schema(min_items = 1)]
     pub events: Option<Vec<EventType>>,
@@ -123,6 +128,7 @@ pub struct WebhookChange {
 #[serde(deny_unknown_fields)]
 pub struct WebhookQuery {
     /// Only the subscriptions of this province.
+    #[param(example = "52")]
     pub province: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
@@ -141,9 +147,11 @@ pub struct PageQuery {
 /// One attempt to deliver.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Attempt {
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub attempted_at: DateTime<Utc>,
     /// The receiver's status code; `null` when none came (no connection, time-out, refused
     /// address).
+    #[schema(example = 200)]
     pub status_code: Option<u16>,
     pub latency_ms: i64,
     /// What went wrong; `null` for a 2xx.
@@ -189,11 +197,14 @@ impl DeliveryStatus {
 /// One event sent to one subscription, with every attempt.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
+    #[schema(example = "0196d4a2-6b7c-7d8e-9f01-2a3b4c5d6e7f")]
     pub id: String,
     /// The `webhook-id` header it is sent with (the same on every attempt and replay).
+    #[schema(example = "evt_0196d4a25c1e7d3a9f423b6f1e2d4c5a")]
     pub event_id: String,
     pub event_type: EventType,
     pub status: DeliveryStatus,
+    #[schema(example = "2026-07-01T08:30:00Z")]
     pub created_at: DateTime<Utc>,
     /// When the next attempt is due; `null` unless pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -429,7 +440,7 @@ pub async fn list_webhooks(
 /// One subscription, with its ETag.
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id")),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Webhook, headers(("ETag" = String))),
@@ -457,7 +468,7 @@ pub async fn get_webhook(
 /// one a `410 Gone` turned off clears the reason). With `If-Match`, only if unchanged since read.
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id"),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a"),
            ("If-Match" = Option<String>, Header, description = "ETag of the subscription read before")),
     request_body = WebhookChange,
     security(("bearer" = [])),
@@ -520,7 +531,7 @@ pub async fn update_webhook(
 /// Remove a subscription and its deliveries. With `If-Match`, only if unchanged since read.
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id"),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a"),
            ("If-Match" = Option<String>, Header, description = "ETag of the subscription read before")),
     security(("bearer" = [])),
     responses(
@@ -556,7 +567,7 @@ pub async fn delete_webhook(
 /// delivery.
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id"),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a"),
            ("If-Match" = Option<String>, Header, description = "ETag of the subscription read before")),
     security(("bearer" = [])),
     responses(
@@ -600,7 +611,7 @@ pub async fn rotate_webhook_secret(
 /// latency, error).
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id"), PageQuery),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = DeliveryPage),
@@ -666,8 +677,8 @@ pub async fn list_webhook_deliveries(
 /// receiver that drops duplicates by id drops it too, unless it forgot the first).
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id"),
-           ("delivery_id" = String, Path, description = "The delivery to send again")),
+    params(("id" = String, Path, description = "Subscription id", example = "0193a2f0-5c1e-7d3a-9f42-3b6f1e2d4c5a"),
+           ("delivery_id" = String, Path, description = "The delivery to send again", example = "0196d4a2-6b7c-7d8e-9f01-2a3b4c5d6e7f")),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued; it is sent within seconds", body = Delivery),

@@ -240,6 +240,7 @@ pub struct LineProblem {
     pub line: usize,
     /// The procedure code, when the line has a readable one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1.001193")]
     pub code: Option<String>,
     pub message: String,
 }
@@ -248,6 +249,7 @@ pub struct LineProblem {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportSummary {
     pub dry_run: bool,
+    #[schema(example = "2026-07-01")]
     pub effective_on: NaiveDate,
     /// SHA-256 of the (decompressed) file.
     pub source_sha256: String,
@@ -260,6 +262,7 @@ pub struct ImportSummary {
     pub skipped: usize,
     pub sectors_created: usize,
     /// The decision that records this import; `null` for a dry run or when nothing changed.
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub decision_id: Option<String>,
     pub problems: Vec<LineProblem>,
 }

@@ -59,29 +59,41 @@ pub struct ChangeItem {
     pub seq: i32,
     pub action: ItemAction,
     pub posting_action: PostingAction,
+    #[schema(example = "1.001193")]
     pub procedure_code: String,
     /// The name in the version the item produced (for an abolition, the last one in force).
+    #[schema(example = "Thủ tục đăng ký khai sinh")]
     pub procedure_name: String,
+    #[schema(example = "ho-tich")]
     pub sector_code: String,
+    #[schema(example = "Hộ tịch")]
     pub sector_name: String,
     pub levels: Vec<Level>,
+    #[schema(example = "2026-07-01")]
     pub effective_on: NaiveDate,
     pub status: ChangeStatus,
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub version_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangedDecision {
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub id: String,
+    #[schema(example = "1234/QĐ-BTP")]
     pub number: String,
+    #[schema(example = "Bộ Tư pháp")]
     pub issuer: String,
     /// `national` or a province code.
+    #[schema(example = "national")]
     pub scope: String,
     /// `announcement`, or `import` for a catalogue import.
     pub kind: String,
     pub title: Option<String>,
+    #[schema(example = "2026-06-15")]
     pub signed_on: NaiveDate,
     /// The earliest effective date among the items listed.
+    #[schema(example = "2026-07-01")]
     pub first_effective_on: NaiveDate,
     /// True when none of the items listed is in effect yet.
     pub upcoming: bool,
@@ -100,10 +112,13 @@ pub struct ChangeCounts {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeFeed {
+    #[schema(example = "2026-05-01")]
     pub since: NaiveDate,
     /// Today in Vietnam: items after it are `upcoming`.
+    #[schema(example = "2026-07-01")]
     pub today: NaiveDate,
     /// The province asked for (its own decisions and the national ones).
+    #[schema(example = "01")]
     pub province: Option<String>,
     pub level: Option<Level>,
     pub counts: ChangeCounts,

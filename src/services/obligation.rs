@@ -118,17 +118,24 @@ pub fn replace_places(
 pub struct PostingListItem {
     #[schema(example = "1.001193")]
     pub procedure_code: String,
+    #[schema(example = "Thủ tục đăng ký khai sinh")]
     pub procedure_name: String,
     /// The applicable version: what the posting must reproduce.
+    #[schema(example = "0196d4a2-3f1c-7a10-8b2c-3d4e5f6a7b8c")]
     pub version_id: String,
     /// Its announcing decision, as published (the number written on the posting).
+    #[schema(example = "1234/QĐ-BTP")]
     pub decision: Option<String>,
     /// The day the version took effect.
+    #[schema(example = "2026-07-01")]
     pub effective_on: NaiveDate,
     pub content_hash: String,
     /// Processing time and fee per submission method.
     pub channels: Vec<Channel>,
     /// The procedure's page on the national portal.
+    #[schema(
+        example = "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/019d2bf7-4fc1-768b-9ba3-94be4bca58ee"
+    )]
     pub source_url: Option<String>,
     pub posting_place: PostingPlace,
     /// Why it is required.
@@ -138,7 +145,9 @@ pub struct PostingListItem {
 /// A sector's procedures on the list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PostingListSector {
+    #[schema(example = "ho-tich")]
     pub sector_code: String,
+    #[schema(example = "Hộ tịch")]
     pub sector_name: String,
     pub items: Vec<PostingListItem>,
 }
@@ -149,6 +158,7 @@ pub struct PostingList {
     pub province: UnitRef,
     /// For a commune's list: the commune (its exemptions are applied).
     pub commune: Option<UnitRef>,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     /// The posting places the province's communes post on `as_of`.
     pub posting_places: Vec<PostingPlace>,

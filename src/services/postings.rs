@@ -34,6 +34,7 @@ pub struct PostingInput {
 /// Something recorded as asked, but worth a look.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PostingWarning {
+    #[schema(example = "1.001193")]
     pub procedure_code: String,
     pub channel: PostingChannel,
     /// `unknown_procedure` or `unknown_decision`.

@@ -470,6 +470,10 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
     let row = &html[html.find(&code).expect("its row")..];
     let row = &row[..row.find("</tr>").expect("the row ends")];
     assert!(row.contains(&qr), "the QR code of {url}");
+    // And a reader takes it back to that page.
+    let svg = &row[row.find("<svg").expect("a QR code in the row")..];
+    let svg = &svg[..svg.find("</svg>").expect("the SVG ends")];
+    assert_eq!(decode_qr(svg), url, "what a phone reads from the board");
 
     // In English on request; in the commune's scope only, like its posting list.
     let english = download(&app, &format!("{path}&lang=en"), &officer).await;
@@ -499,6 +503,49 @@ async fn the_posting_sheet_prints_the_communes_list_with_a_qr_code_per_procedure
     )
     .await
     .problem(422);
+}
+
+/// Reads a QR code drawn as the posting sheet draws it: the qrcode crate's SVG, one path whose
+/// `M{x} {y}h{w}v{h}H{x}V{y}` commands are the dark modules in the image's pixels. Each is painted
+/// black on white, with a margin of its own and four times larger, and the picture handed to a
+/// QR reader as a camera's grey image would be.
+fn decode_qr(svg: &str) -> String {
+    const MARGIN: usize = 16;
+    const SCALE: usize = 4;
+    let attr = |name: &str| -> usize {
+        let at = svg.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        svg[at..]
+            .split('"')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} is a number"))
+    };
+    let (width, height) = (attr("width"), attr("height"));
+    let d = svg.find(" d=\"").expect("a path") + 4;
+    let d = svg[d..].split('"').next().unwrap_or_default();
+    let (w, h) = ((width + 2 * MARGIN) * SCALE, (height + 2 * MARGIN) * SCALE);
+    let mut pixels = vec![255u8; w * h];
+    let mut dark = 0;
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        let n: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().expect("a coordinate"))
+            .collect();
+        let [x, y, rw, rh, ..] = n[..] else {
+            panic!("a rectangle: {rect}")
+        };
+        for py in (y + MARGIN) * SCALE..(y + rh + MARGIN) * SCALE {
+            pixels[py * w + (x + MARGIN) * SCALE..py * w + (x + rw + MARGIN) * SCALE].fill(0);
+        }
+        dark += 1;
+    }
+    assert!(dark > 20, "a QR code has many dark modules: {dark}");
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, text) = grids[0].decode().expect("the QR code decodes");
+    text
 }
 
 /// Whether a page loads anything from elsewhere (a script, a style sheet, an image, a font).
@@ -647,4 +694,268 @@ async fn every_other_export_prints_as_its_table() {
     assert!(html.contains("<table>"));
     assert!(html.contains("00004"), "codes as written");
     assert!(html.contains("Phường Ba Đình"));
+}
+
+/// The print setup every detail sheet has, read from its XML part.
+fn assert_prints_landscape_with_a_filter(bytes: &[u8], part_name: &str) {
+    let xml = part(bytes, part_name).unwrap_or_else(|| panic!("no {part_name}"));
+    for needle in [
+        "<pageSetUpPr fitToPage=\"1\"/>",
+        "paperSize=\"9\"",
+        "orientation=\"landscape\"",
+        "fitToHeight=\"0\"",
+        "<autoFilter ref=\"A1:",
+        "ySplit=\"1\"",
+        "<oddFooter>",
+        "&amp;P",
+    ] {
+        assert!(xml.contains(needle), "{part_name} lacks {needle}");
+    }
+    let book_xml = part(bytes, "xl/workbook.xml").expect("the workbook part");
+    assert!(book_xml.contains("_xlnm.Print_Titles") && book_xml.contains("_xlnm.Print_Area"));
+}
+
+#[actix_web::test]
+async fn a_national_workbook_ranks_the_provinces_and_charts_their_completeness() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Auditor, None);
+    let path = format!("/api/v1/reports/national?as_of={AS_OF}");
+    let json = app.get_as(&path, &token).await;
+    let bytes = download(&app, &format!("{path}&format=xlsx"), &token)
+        .await
+        .bytes
+        .to_vec();
+    let mut book = workbook(&bytes);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Biểu đồ", "Các tỉnh"]);
+    let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
+    assert_eq!(
+        text(summary.get((0, 0))),
+        "BÁO CÁO TỔNG HỢP NIÊM YẾT THỦ TỤC HÀNH CHÍNH TOÀN QUỐC"
+    );
+    assert_eq!(
+        text(summary.get((row_of(&summary, "Phạm vi"), 1))),
+        "Toàn quốc"
+    );
+    assert_eq!(
+        date(summary.get((row_of(&summary, "Số liệu tính đến ngày"), 1))),
+        serial(AS_OF)
+    );
+    assert!(text(summary.get((row_of(&summary, "Quy tắc áp dụng"), 1))).contains("từng tỉnh"));
+
+    // The figures are the JSON report's.
+    let t = &json["totals"];
+    let n = |v: &Value| v.as_f64().expect("a number");
+    let provinces = json["provinces"].as_array().expect("provinces");
+    assert_eq!(figure(&summary, "Số tỉnh, thành phố"), 34.0);
+    assert_eq!(provinces.len(), 34);
+    assert_eq!(figure(&summary, "Số xã"), n(&t["communes"]));
+    assert_eq!(figure(&summary, "Đạt"), n(&t["ok"]));
+    assert!(close(
+        figure(&summary, "Tỷ lệ đầy đủ"),
+        n(&t["completeness"]) / 100.0
+    ));
+    assert_eq!(
+        figure(&summary, "Chưa niêm yết"),
+        n(&t["counts"]["missing"])
+    );
+    assert_eq!(
+        figure(&summary, "Chưa cập nhật"),
+        n(&t["counts"]["outdated"])
+    );
+    assert_eq!(figure(&summary, "Quá hạn"), n(&t["overdue"]));
+    assert!(close(
+        figure(&summary, "Tỷ lệ đúng hạn"),
+        n(&t["timely_rate"]) / 100.0
+    ));
+    let incomplete: f64 = provinces.iter().map(|p| n(&p["incomplete_communes"])).sum();
+    assert_eq!(figure(&summary, "Số xã chưa đầy đủ"), incomplete);
+
+    // A row per province, worst first as in the JSON, codes with their leading zeros.
+    let header = row_of(&summary, "Tỉnh, thành phố");
+    assert_eq!(headers(&summary, header)[1], "Mã tỉnh");
+    for (i, p) in provinces.iter().enumerate() {
+        let r = header + 1 + i;
+        assert_eq!(text(summary.get((r, 0))), p["name"]);
+        assert_eq!(text(summary.get((r, 1))), p["code"]);
+        assert!(close(
+            number(summary.get((r, 4))),
+            n(&p["completeness"]) / 100.0
+        ));
+    }
+    let summary_xml = part(&bytes, "xl/worksheets/sheet1.xml").expect("the summary sheet");
+    assert!(
+        summary_xml.contains("orientation=\"landscape\"")
+            && summary_xml.contains("fitToHeight=\"0\"")
+    );
+    let chart = part(&bytes, "xl/charts/chart1.xml").expect("a chart per province");
+    assert!(chart.contains("<c:barChart>"));
+    assert!(chart.contains(&format!("$A${}:$A${}", header + 2, header + 35)));
+    assert!(chart.contains(&format!("$E${}:$E${}", header + 2, header + 35)));
+    assert!(part(&bytes, "xl/chartsheets/sheet1.xml").is_some());
+
+    // Every province's figures in code order, "01" first.
+    let detail = book
+        .worksheet_range("Các tỉnh")
+        .expect("a sheet of provinces");
+    assert_eq!(detail.height(), 35);
+    assert_eq!(headers(&detail, 0)[..2], ["Mã tỉnh", "Tỉnh, thành phố"]);
+    let codes: Vec<String> = (1..detail.height())
+        .map(|r| text(detail.get((r, 0))))
+        .collect();
+    assert_eq!(codes[0], "01", "the code as text, its leading zero kept");
+    assert!(codes.is_sorted());
+    assert_prints_landscape_with_a_filter(&bytes, "xl/worksheets/sheet2.xml");
+
+    // In English on request; the CSV is the plain table it was.
+    let english = download(&app, &format!("{path}&format=xlsx&lang=en"), &token).await;
+    assert_eq!(
+        workbook(&english.bytes).sheet_names(),
+        ["Summary", "Chart", "Provinces"]
+    );
+    let csv = download(&app, &format!("{path}&format=csv&lang=en"), &token).await;
+    assert!(csv.text().starts_with(
+        "\u{feff}as_of,province_code,province_name,communes,incomplete_communes,required_pairs,\
+         ok,completeness,missing,outdated,must_remove,overdue,timely_rate\r\n"
+    ));
+}
+
+#[actix_web::test]
+async fn an_impact_workbook_counts_what_a_decision_left_to_do_longest_overdue_first() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token(Role::Auditor, Some("01"));
+    let decisions = app
+        .get_json(&format!(
+            "/api/v1/decisions?number={}",
+            niemyet::seed::DEMO_AMENDMENT
+        ))
+        .await;
+    let id = decisions["items"][0]["id"]
+        .as_str()
+        .expect("the demo amendment");
+    let path = format!("/api/v1/decisions/{id}/impact?as_of={AS_OF}");
+    let json = app.get_as(&path, &token).await;
+    let bytes = download(&app, &format!("{path}&format=xlsx"), &token)
+        .await
+        .bytes
+        .to_vec();
+    let mut book = workbook(&bytes);
+    assert_eq!(book.sheet_names(), ["Tổng hợp", "Ảnh hưởng"]);
+    let summary = book.worksheet_range("Tổng hợp").expect("a summary sheet");
+    assert_eq!(
+        text(summary.get((0, 0))),
+        "TÌNH HÌNH THỰC HIỆN NIÊM YẾT THEO QUYẾT ĐỊNH CÔNG BỐ"
+    );
+    assert_eq!(
+        text(summary.get((row_of(&summary, "Quyết định công bố"), 1))),
+        niemyet::seed::DEMO_AMENDMENT
+    );
+    let scope = row_of(&summary, "Phạm vi");
+    assert_eq!(text(summary.get((scope, 1))), "01", "leading zero kept");
+    assert_eq!(text(summary.get((scope, 2))), "Thành phố Hà Nội");
+    assert_eq!(
+        date(summary.get((row_of(&summary, "Số liệu tính đến ngày"), 1))),
+        serial(AS_OF)
+    );
+
+    // The figures are the JSON's.
+    let rows = json["rows"].as_array().expect("rows");
+    let n = |v: &Value| v.as_f64().expect("a number");
+    assert!(
+        rows.len() > 100,
+        "Hà Nội's communes have the amendment to post"
+    );
+    assert_eq!(
+        figure(&summary, "Số xã phải thực hiện"),
+        n(&json["communes_affected"])
+    );
+    assert_eq!(
+        figure(&summary, "Số việc chưa thực hiện"),
+        n(&json["pending"])
+    );
+    let overdue = rows.iter().filter(|r| r["overdue"] == true).count() as f64;
+    assert!(overdue > 0.0);
+    assert_eq!(figure(&summary, "Quá hạn"), overdue);
+
+    // By kind and channel, then by province.
+    let count = |kind: &str, channel: &str| {
+        rows.iter()
+            .filter(|r| r["kind"] == kind && r["channel"] == channel)
+            .count() as f64
+    };
+    let header = row_of(&summary, "Loại phát hiện");
+    assert_eq!(
+        headers(&summary, header),
+        [
+            "Loại phát hiện",
+            "Tại Bộ phận Một cửa",
+            "Trên trang thông tin điện tử",
+            "Tổng số"
+        ]
+    );
+    let missing = row_of(&summary, "Chưa niêm yết");
+    assert_eq!(
+        number(summary.get((missing, 1))),
+        count("missing", "counter")
+    );
+    assert_eq!(
+        number(summary.get((missing, 2))),
+        count("missing", "portal")
+    );
+    let outdated = row_of(&summary, "Niêm yết chưa cập nhật");
+    assert_eq!(
+        number(summary.get((outdated, 1))),
+        count("outdated", "counter")
+    );
+    assert_eq!(
+        number(summary.get((row_of(&summary, "Tổng số"), 3))),
+        n(&json["pending"])
+    );
+    let header = row_of(&summary, "Tỉnh, thành phố");
+    assert_eq!(text(summary.get((header + 1, 0))), "Thành phố Hà Nội");
+    assert_eq!(text(summary.get((header + 1, 1))), "01");
+    assert_eq!(number(summary.get((header + 1, 3))), n(&json["pending"]));
+
+    // Every pending action, longest overdue first, codes as text, deadlines as dates.
+    let detail = book.worksheet_range("Ảnh hưởng").expect("a detail sheet");
+    assert_eq!(detail.height(), rows.len() + 1);
+    let columns = headers(&detail, 0);
+    assert_eq!(
+        columns[..4],
+        ["Mã tỉnh", "Mã xã", "Xã, phường, đặc khu", "Mã thủ tục"]
+    );
+    let column = |name: &str| {
+        columns
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (due, days) = (column("Hạn niêm yết"), column("Số ngày quá hạn"));
+    let mut lateness = Vec::new();
+    let mut codes = Vec::new();
+    for r in 1..detail.height() {
+        assert_eq!(text(detail.get((r, 0))), "01");
+        codes.push(text(detail.get((r, 1))));
+        lateness.push(number(detail.get((r, days))));
+        assert!(date(detail.get((r, due))) > serial("2026-10-01") - 1.0);
+    }
+    assert!(lateness.is_sorted_by(|a, b| a >= b), "{lateness:?}");
+    let mut json_codes: Vec<String> = rows
+        .iter()
+        .map(|r| r["commune_code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    json_codes.sort();
+    codes.sort();
+    assert_eq!(codes, json_codes);
+    assert!(
+        codes.iter().any(|c| c.starts_with('0')),
+        "leading zeros kept"
+    );
+    assert_prints_landscape_with_a_filter(&bytes, "xl/worksheets/sheet2.xml");
+
+    // The CSV is the plain table it was.
+    let csv = download(&app, &format!("{path}&format=csv&lang=en"), &token).await;
+    assert!(csv.text().starts_with(
+        "\u{feff}decision,as_of,province_code,commune_code,commune_name,procedure_code,\
+         procedure_name,channel,kind,due_on,overdue\r\n"
+    ));
 }

@@ -111,6 +111,16 @@ const COLUMNS: &[Entry] = &[
         "District (until 2025-06-30)",
     ),
     ("finding", "Nội dung phát hiện", "Finding"),
+    ("provinces", "Số tỉnh, thành phố", "Provinces"),
+    (
+        "communes_affected",
+        "Số xã phải thực hiện",
+        "Communes affected",
+    ),
+    ("pending", "Số việc chưa thực hiện", "Pending actions"),
+    ("counter", "Tại Bộ phận Một cửa", "At the counter"),
+    ("portal", "Trên trang thông tin điện tử", "On the web page"),
+    ("total", "Tổng số", "Total"),
 ];
 
 /// Sheet names (at most 31 characters, Excel's limit).
@@ -140,7 +150,25 @@ const TEXTS: &[Entry] = &[
         "BÁO CÁO TỔNG HỢP NIÊM YẾT THỦ TỤC HÀNH CHÍNH CÁC XÃ",
         "PUBLIC POSTING OF ADMINISTRATIVE PROCEDURES: PROVINCE REPORT",
     ),
+    (
+        "title_national",
+        "BÁO CÁO TỔNG HỢP NIÊM YẾT THỦ TỤC HÀNH CHÍNH TOÀN QUỐC",
+        "PUBLIC POSTING OF ADMINISTRATIVE PROCEDURES: NATIONAL REPORT",
+    ),
+    (
+        "title_impact",
+        "TÌNH HÌNH THỰC HIỆN NIÊM YẾT THEO QUYẾT ĐỊNH CÔNG BỐ",
+        "PUBLIC POSTING REQUIRED BY A DECISION: WHAT REMAINS TO DO",
+    ),
     ("unit", "Đơn vị", "Unit"),
+    ("decision", "Quyết định công bố", "Decision"),
+    ("scope", "Phạm vi", "Scope"),
+    ("whole_country", "Toàn quốc", "The whole country"),
+    (
+        "rules_each_province",
+        "quy tắc niêm yết của từng tỉnh, thành phố (hạn niêm yết, hình thức bắt buộc, nơi niêm yết)",
+        "each province's own posting rules (deadline, required channels, posting places)",
+    ),
     ("province", "Tỉnh, thành phố", "Province"),
     ("as_of", "Số liệu tính đến ngày", "As of"),
     ("rules", "Quy tắc áp dụng", "Rules applied"),
@@ -166,6 +194,27 @@ const TEXTS: &[Entry] = &[
         "chart_commune",
         "Tỷ lệ đầy đủ theo xã",
         "Completeness by commune",
+    ),
+    (
+        "by_province",
+        "THEO TỈNH, THÀNH PHỐ (thấp nhất trước)",
+        "BY PROVINCE (worst first)",
+    ),
+    (
+        "chart_province",
+        "Tỷ lệ đầy đủ theo tỉnh, thành phố",
+        "Completeness by province",
+    ),
+    (
+        "by_kind_channel",
+        "THEO LOẠI VIỆC VÀ HÌNH THỨC NIÊM YẾT",
+        "BY KIND AND CHANNEL",
+    ),
+    ("by_province_impact", "THEO TỈNH, THÀNH PHỐ", "BY PROVINCE"),
+    (
+        "sorted_overdue",
+        "Sắp xếp: số ngày quá hạn giảm dần",
+        "Sorted by days overdue (most first)",
     ),
     ("page", "Trang", "Page"),
     (

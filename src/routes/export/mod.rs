@@ -224,7 +224,8 @@ impl Styles {
             percent: cell().set_num_format("0.0%"),
             title: CellFormat::new().set_bold().set_font_size(14),
             section: CellFormat::new().set_bold().set_font_size(11),
-            label: CellFormat::new().set_bold(),
+            // Level with the first line of a value that wraps (the rules applied).
+            label: CellFormat::new().set_bold().set_align(FormatAlign::Top),
             note: CellFormat::new()
                 .set_text_wrap()
                 .set_align(FormatAlign::Top),
@@ -294,8 +295,10 @@ fn shown_width(cell: &Cell, lang: Lang) -> usize {
 fn max_width(key: &str) -> usize {
     match key {
         "procedure_name" | "commune_name" | "province_name" | "basis" | "source_url" => 40,
-        "kind" | "sector" | "channel" | "changed_fields" | "status" | "posting_action"
-        | "action" | "posting_place" => 16,
+        // Two values, the longer of 23 letters: wrapping them only makes every row taller.
+        "channel" => 24,
+        "kind" | "sector" | "changed_fields" | "status" | "posting_action" | "action"
+        | "posting_place" => 16,
         _ => 24,
     }
 }

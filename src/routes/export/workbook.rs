@@ -8,15 +8,18 @@ use rust_xlsxwriter::{Chart, ChartDataLabel, ChartType, Workbook, Worksheet, Xls
 use super::labels::{self, Lang, Vocab};
 use super::{Cell, Styles, excel_date, print_setup, severity_value, write_cell, write_table};
 use crate::domain::gaps::{FindingKind, KindCounts, Severity};
-use crate::services::reports::{CommuneReport, ProvinceReport, RulesView, UnitRef};
+use crate::services::reports::{
+    CommuneReport, DecisionImpact, ImpactRow, NationalReport, ProvinceReport, ProvinceRow,
+    RulesView,
+};
 
 /// What the report is about, for its title block.
 struct Heading<'a> {
     title: &'static str,
-    unit: &'a UnitRef,
-    province: Option<&'a UnitRef>,
+    /// Label key, code (written as text, if any) and name: the unit, its province, a decision.
+    subjects: Vec<(&'static str, &'a str, &'a str)>,
     as_of: chrono::NaiveDate,
-    rules: &'a RulesView,
+    rules: String,
 }
 
 /// The rules a report applied, in words.
@@ -65,39 +68,24 @@ fn title_block(
         Ok(row - 1)
     };
     // The code first, as text; the name runs on to the right.
-    let r = line(sheet, "unit")?;
-    write_cell(
-        sheet,
-        styles,
-        (r, 1),
-        &Cell::from(heading.unit.code.as_str()),
-        false,
-    )?;
-    sheet.write_string(r, 2, &heading.unit.name)?;
-    if let Some(province) = heading.province {
-        let r = line(sheet, "province")?;
-        write_cell(
-            sheet,
-            styles,
-            (r, 1),
-            &Cell::from(province.code.as_str()),
-            false,
-        )?;
-        sheet.write_string(r, 2, &province.name)?;
+    for (key, code, name) in &heading.subjects {
+        let r = line(sheet, key)?;
+        let at = if code.is_empty() {
+            1
+        } else {
+            write_cell(sheet, styles, (r, 1), &Cell::from(*code), false)?;
+            2
+        };
+        if !name.is_empty() {
+            sheet.write_string(r, at, *name)?;
+        }
     }
     // Dates do not run on into the next cell as text does: they get three columns.
     let r = line(sheet, "as_of")?;
     sheet.merge_range(r, 1, r, 3, "", &styles.day)?;
     sheet.write_datetime_with_format(r, 1, excel_date(heading.as_of)?, &styles.day)?;
     let r = line(sheet, "rules")?;
-    sheet.merge_range(
-        r,
-        1,
-        r,
-        width,
-        &rules_text(heading.rules, lang),
-        &styles.note,
-    )?;
+    sheet.merge_range(r, 1, r, width, &heading.rules, &styles.note)?;
     sheet.set_row_height(r, 30)?;
     let r = line(sheet, "generated")?;
     sheet.merge_range(r, 1, r, 3, "", &styles.datetime)?;
@@ -251,6 +239,8 @@ fn label_width(keys: &[&'static str], lang: Lang) -> usize {
             [
                 "unit",
                 "province",
+                "decision",
+                "scope",
                 "as_of",
                 "rules",
                 "generated",
@@ -339,10 +329,12 @@ pub fn commune(report: &CommuneReport, lang: Lang) -> Result<Vec<u8>, XlsxError>
     sheet.set_name(labels::sheet("summary", lang))?;
     let heading = Heading {
         title: "title_commune",
-        unit: &report.commune,
-        province: Some(&report.province),
+        subjects: vec![
+            ("unit", &report.commune.code, &report.commune.name),
+            ("province", &report.province.code, &report.province.name),
+        ],
         as_of: report.as_of,
-        rules: &report.rules,
+        rules: rules_text(&report.rules, lang),
     };
     let width = SECTOR_COLUMNS.len() as u16 - 1;
     let row = title_block(sheet, &styles, &heading, width)?;
@@ -418,10 +410,9 @@ pub fn province(report: &ProvinceReport, lang: Lang) -> Result<Vec<u8>, XlsxErro
     sheet.set_name(labels::sheet("summary", lang))?;
     let heading = Heading {
         title: "title_province",
-        unit: &report.province,
-        province: None,
+        subjects: vec![("unit", &report.province.code, &report.province.name)],
         as_of: report.as_of,
-        rules: &report.rules,
+        rules: rules_text(&report.rules, lang),
     };
     let width = COMMUNE_COLUMNS.len() as u16 - 1;
     let row = title_block(sheet, &styles, &heading, width)?;
@@ -487,6 +478,407 @@ pub fn province(report: &ProvinceReport, lang: Lang) -> Result<Vec<u8>, XlsxErro
     sheet.autofilter(0, 0, last, last_col)?;
     sheet.set_freeze_panes(1, 0)?;
     print_setup(sheet, lang, name, &subtitle, Some(0), (last, last_col))?;
+    workbook.save_to_buffer()
+}
+
+/// The national summary's table: a row per province, worst first.
+const PROVINCE_COLUMNS: [&str; 10] = [
+    "province_name",
+    "province_code",
+    "communes",
+    "incomplete_communes",
+    "completeness",
+    "missing",
+    "outdated",
+    "must_remove",
+    "overdue",
+    "timely_rate",
+];
+
+/// The national detail: every figure of every province, in code order.
+const PROVINCE_DETAIL_COLUMNS: [&str; 16] = [
+    "province_code",
+    "province_name",
+    "communes",
+    "incomplete_communes",
+    "required_pairs",
+    "ok",
+    "completeness",
+    "missing",
+    "outdated",
+    "must_remove",
+    "not_applicable",
+    "premature",
+    "unknown_procedure",
+    "overdue",
+    "timely",
+    "timely_rate",
+];
+
+fn province_detail_row(p: &ProvinceRow) -> Vec<Cell> {
+    let (t, c) = (&p.totals, &p.totals.counts);
+    vec![
+        Cell::from(p.code.as_str()),
+        Cell::from(p.name.as_str()),
+        Cell::from(t.communes),
+        Cell::from(p.incomplete_communes),
+        Cell::from(t.required_pairs),
+        Cell::from(t.ok),
+        Cell::Percent(t.completeness),
+        Cell::from(c.missing),
+        Cell::from(c.outdated),
+        Cell::from(c.must_remove),
+        Cell::from(c.not_applicable),
+        Cell::from(c.premature),
+        Cell::from(c.unknown_procedure),
+        Cell::from(t.overdue),
+        Cell::from(t.timely),
+        Cell::Percent(t.timely_rate),
+    ]
+}
+
+/// A detail sheet: the table from the first row, header frozen, filter on, printed with the
+/// header on every page.
+fn detail_sheet(
+    workbook: &mut Workbook,
+    styles: &Styles,
+    (name, title): (&'static str, &str),
+    subtitle: &str,
+    columns: &[&'static str],
+    rows: &[Vec<Cell>],
+) -> Result<(), XlsxError> {
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(labels::sheet(name, styles.lang))?;
+    let last = write_table(sheet, styles, (0, 0), columns, rows)?;
+    let last_col = columns.len() as u16 - 1;
+    sheet.autofilter(0, 0, last, last_col)?;
+    sheet.set_freeze_panes(1, 0)?;
+    print_setup(
+        sheet,
+        styles.lang,
+        title,
+        subtitle,
+        Some(0),
+        (last, last_col),
+    )?;
+    Ok(())
+}
+
+/// The national report: summary (figures, a row per province worst first, chart), then every
+/// province's figures in code order.
+pub fn national(report: &NationalReport, lang: Lang) -> Result<Vec<u8>, XlsxError> {
+    let styles = Styles::new(lang);
+    let mut workbook = Workbook::new();
+    let country = labels::text("whole_country", lang);
+    let subtitle = format!("{country} · {}", report.as_of);
+    let t = &report.totals;
+
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(labels::sheet("summary", lang))?;
+    let heading = Heading {
+        title: "title_national",
+        subjects: vec![("scope", "", country)],
+        as_of: report.as_of,
+        rules: labels::text("rules_each_province", lang).to_owned(),
+    };
+    let width = PROVINCE_COLUMNS.len() as u16 - 1;
+    let row = title_block(sheet, &styles, &heading, width)?;
+    let mut lines = vec![
+        ("provinces", Cell::from(report.provinces.len() as u64)),
+        ("communes", Cell::from(t.communes)),
+        (
+            "incomplete_communes",
+            Cell::from(
+                report
+                    .provinces
+                    .iter()
+                    .map(|p| p.incomplete_communes)
+                    .sum::<u64>(),
+            ),
+        ),
+        ("required_pairs", Cell::from(t.required_pairs)),
+        ("ok", Cell::from(t.ok)),
+        ("completeness", Cell::Percent(t.completeness)),
+    ];
+    lines.extend(kind_lines(&t.counts));
+    lines.extend([
+        ("overdue", Cell::from(t.overdue)),
+        ("timely", Cell::from(t.timely)),
+        ("timely_rate", Cell::Percent(t.timely_rate)),
+    ]);
+    let row = figures(sheet, &styles, row, &lines)?;
+    sheet.write_string_with_format(row, 0, labels::text("by_province", lang), &styles.section)?;
+    let header = row + 1;
+    let rows: Vec<Vec<Cell>> = report
+        .provinces
+        .iter()
+        .map(|p| {
+            let (t, c) = (&p.totals, &p.totals.counts);
+            vec![
+                Cell::from(p.name.as_str()),
+                Cell::from(p.code.as_str()),
+                Cell::from(t.communes),
+                Cell::from(p.incomplete_communes),
+                Cell::Percent(t.completeness),
+                Cell::from(c.missing),
+                Cell::from(c.outdated),
+                Cell::from(c.must_remove),
+                Cell::from(t.overdue),
+                Cell::Percent(t.timely_rate),
+            ]
+        })
+        .collect();
+    let keys: Vec<_> = lines.iter().map(|l| l.0).collect();
+    let last = write_table(
+        sheet,
+        &styles,
+        (header, label_width(&keys, lang)),
+        &PROVINCE_COLUMNS,
+        &rows,
+    )?;
+    sheet.autofilter(header, 0, last, width)?;
+    let title = labels::text("title_national", lang);
+    print_setup(sheet, lang, title, &subtitle, Some(header), (last, width))?;
+    completeness_chart(
+        &mut workbook,
+        &styles,
+        ("chart_province", &subtitle),
+        (header + 1, last),
+        (0, 4),
+    )?;
+
+    let mut by_code: Vec<_> = report.provinces.iter().collect();
+    by_code.sort_by(|a, b| a.code.cmp(&b.code));
+    let rows: Vec<_> = by_code.into_iter().map(province_detail_row).collect();
+    let name = labels::sheet("provinces", lang);
+    detail_sheet(
+        &mut workbook,
+        &styles,
+        ("provinces", name),
+        &subtitle,
+        &PROVINCE_DETAIL_COLUMNS,
+        &rows,
+    )?;
+    workbook.save_to_buffer()
+}
+
+/// What a decision may leave to do.
+const IMPACT_KINDS: [FindingKind; 3] = [
+    FindingKind::Missing,
+    FindingKind::Outdated,
+    FindingKind::MustRemove,
+];
+
+const KIND_CHANNEL_COLUMNS: [&str; 4] = ["kind", "counter", "portal", "total"];
+
+const IMPACT_PROVINCE_COLUMNS: [&str; 8] = [
+    "province_name",
+    "province_code",
+    "communes_affected",
+    "pending",
+    "missing",
+    "outdated",
+    "must_remove",
+    "overdue",
+];
+
+const IMPACT_COLUMNS: [&str; 10] = [
+    "province_code",
+    "commune_code",
+    "commune_name",
+    "procedure_code",
+    "procedure_name",
+    "channel",
+    "kind",
+    "due_on",
+    "overdue",
+    "days_overdue",
+];
+
+/// Pending actions by kind (rows) and channel (columns), with totals.
+fn kind_channel_rows(rows: &[ImpactRow], lang: Lang) -> Vec<Vec<Cell>> {
+    use crate::domain::gaps::PostingChannel;
+    let count = |kind: Option<FindingKind>, channel: Option<PostingChannel>| {
+        rows.iter()
+            .filter(|r| kind.is_none_or(|k| r.kind == k))
+            .filter(|r| channel.is_none_or(|c| r.channel == c))
+            .count() as u64
+    };
+    let line = |kind: Option<FindingKind>| {
+        vec![
+            kind.map_or_else(
+                || Cell::from(labels::text("total", lang)),
+                |k| Cell::Value(Vocab::Kind, k.as_str()),
+            ),
+            Cell::from(count(kind, Some(PostingChannel::Counter))),
+            Cell::from(count(kind, Some(PostingChannel::Portal))),
+            Cell::from(count(kind, None)),
+        ]
+    };
+    IMPACT_KINDS
+        .iter()
+        .map(|k| line(Some(*k)))
+        .chain([line(None)])
+        .collect()
+}
+
+/// Pending actions per province, the most first.
+fn impact_province_rows(
+    rows: &[ImpactRow],
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<Vec<Cell>> {
+    use std::collections::{BTreeMap, HashSet};
+    let mut by: BTreeMap<&str, Vec<&ImpactRow>> = BTreeMap::new();
+    for r in rows {
+        by.entry(r.province_code.as_str()).or_default().push(r);
+    }
+    let mut by: Vec<_> = by.into_iter().collect();
+    by.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
+    by.into_iter()
+        .map(|(code, rows)| {
+            let kind = |k: FindingKind| rows.iter().filter(|r| r.kind == k).count() as u64;
+            let communes: HashSet<_> = rows.iter().map(|r| r.commune_code.as_str()).collect();
+            vec![
+                Cell::from(names.get(code).map_or(code, String::as_str)),
+                Cell::from(code),
+                Cell::from(communes.len() as u64),
+                Cell::from(rows.len() as u64),
+                Cell::from(kind(FindingKind::Missing)),
+                Cell::from(kind(FindingKind::Outdated)),
+                Cell::from(kind(FindingKind::MustRemove)),
+                Cell::from(rows.iter().filter(|r| r.overdue).count() as u64),
+            ]
+        })
+        .collect()
+}
+
+/// A decision's impact: summary (figures, a table by kind and channel, a row per province), then
+/// every pending action, the longest overdue first. `names` gives the provinces' names.
+pub fn impact(
+    report: &DecisionImpact,
+    names: &std::collections::HashMap<String, String>,
+    lang: Lang,
+) -> Result<Vec<u8>, XlsxError> {
+    let styles = Styles::new(lang);
+    let mut workbook = Workbook::new();
+    let scope = match &report.province {
+        Some(code) => (code.as_str(), names.get(code).map_or("", String::as_str)),
+        None => ("", labels::text("whole_country", lang)),
+    };
+    let subtitle = format!(
+        "{} · {} · {}",
+        report.decision_number,
+        if scope.1.is_empty() { scope.0 } else { scope.1 },
+        report.as_of
+    );
+
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(labels::sheet("summary", lang))?;
+    let heading = Heading {
+        title: "title_impact",
+        subjects: vec![
+            ("decision", &report.decision_number, ""),
+            ("scope", scope.0, scope.1),
+        ],
+        as_of: report.as_of,
+        rules: labels::text("rules_each_province", lang).to_owned(),
+    };
+    let width = IMPACT_PROVINCE_COLUMNS.len() as u16 - 1;
+    let row = title_block(sheet, &styles, &heading, width)?;
+    let provinces: std::collections::HashSet<_> =
+        report.rows.iter().map(|r| &r.province_code).collect();
+    let lines = vec![
+        ("provinces", Cell::from(provinces.len() as u64)),
+        ("communes_affected", Cell::from(report.communes_affected)),
+        ("pending", Cell::from(report.pending)),
+        (
+            "overdue",
+            Cell::from(report.rows.iter().filter(|r| r.overdue).count() as u64),
+        ),
+    ];
+    let row = figures(sheet, &styles, row, &lines)?;
+    let keys: Vec<_> = lines.iter().map(|l| l.0).collect();
+    let first_min = label_width(&keys, lang);
+    sheet.write_string_with_format(
+        row,
+        0,
+        labels::text("by_kind_channel", lang),
+        &styles.section,
+    )?;
+    let rows = kind_channel_rows(&report.rows, lang);
+    let last = write_table(
+        sheet,
+        &styles,
+        (row + 1, first_min),
+        &KIND_CHANNEL_COLUMNS,
+        &rows,
+    )?;
+    let row = last + 2;
+    sheet.write_string_with_format(
+        row,
+        0,
+        labels::text("by_province_impact", lang),
+        &styles.section,
+    )?;
+    let header = row + 1;
+    let rows = impact_province_rows(&report.rows, names);
+    let last = write_table(
+        sheet,
+        &styles,
+        (header, first_min),
+        &IMPACT_PROVINCE_COLUMNS,
+        &rows,
+    )?;
+    sheet.autofilter(header, 0, last, width)?;
+    let title = labels::text("title_impact", lang);
+    print_setup(sheet, lang, title, &subtitle, Some(header), (last, width))?;
+
+    let mut pending: Vec<_> = report.rows.iter().collect();
+    pending.sort_by(|a, b| {
+        (
+            -a.days_overdue,
+            &a.province_code,
+            &a.commune_code,
+            &a.procedure_code,
+            a.channel,
+        )
+            .cmp(&(
+                -b.days_overdue,
+                &b.province_code,
+                &b.commune_code,
+                &b.procedure_code,
+                b.channel,
+            ))
+    });
+    let rows: Vec<Vec<Cell>> = pending
+        .iter()
+        .map(|i| {
+            vec![
+                Cell::from(i.province_code.as_str()),
+                Cell::from(i.commune_code.as_str()),
+                Cell::from(i.commune_name.as_str()),
+                Cell::from(i.procedure_code.as_str()),
+                Cell::from(i.procedure_name.clone()),
+                Cell::Value(Vocab::Channel, i.channel.as_str()),
+                Cell::Value(Vocab::Kind, i.kind.as_str()),
+                Cell::from(i.due_on),
+                Cell::from(i.overdue),
+                Cell::from(i.days_overdue),
+            ]
+        })
+        .collect();
+    let name = labels::sheet("impact", lang);
+    detail_sheet(
+        &mut workbook,
+        &styles,
+        (
+            "impact",
+            &format!("{} — {}", name, labels::text("sorted_overdue", lang)),
+        ),
+        &subtitle,
+        &IMPACT_COLUMNS,
+        &rows,
+    )?;
     workbook.save_to_buffer()
 }
 

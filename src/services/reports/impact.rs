@@ -108,6 +108,7 @@ pub fn decision_impact(
                         kind: f.kind,
                         due_on: f.due_on,
                         overdue: f.overdue,
+                        days_overdue: f.days_overdue,
                     });
                 }
             }
@@ -127,6 +128,26 @@ pub fn decision_impact(
         pending: rows.len() as u64,
         rows,
     })
+}
+
+/// The names of the provinces an impact names, by code.
+pub fn province_names(
+    conn: &mut DbConnection,
+    impact: &DecisionImpact,
+) -> Result<HashMap<String, String>, ServiceError> {
+    let codes: HashSet<&str> = impact
+        .rows
+        .iter()
+        .map(|r| r.province_code.as_str())
+        .chain(impact.province.as_deref())
+        .collect();
+    let mut names = HashMap::new();
+    for code in codes {
+        if let Some(unit) = units_repo::get(conn, code)? {
+            names.insert(unit.code, unit.name);
+        }
+    }
+    Ok(names)
 }
 
 fn empty_impact(

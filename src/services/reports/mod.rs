@@ -36,7 +36,7 @@ pub use aggregate::{
     CommuneOverdue, SUMMARY_VERSION, communes_overdue, national_report, province_report,
 };
 pub use commune::{commune_report, commune_report_json};
-pub use impact::decision_impact;
+pub use impact::{decision_impact, province_names};
 pub use load::load_calendar;
 
 /// A province's rules: its settings (or the defaults: 5 working days, both channels) and its
@@ -80,7 +80,9 @@ pub fn rules_of(conn: &mut DbConnection, province: &str) -> Result<ProvinceRules
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UnitRef {
+    #[schema(example = "26740")]
     pub code: String,
+    #[schema(example = "Phường Sài Gòn")]
     pub name: String,
 }
 
@@ -109,7 +111,9 @@ impl RulesView {
 /// A sector's completeness, with its name.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SectorCoverage {
+    #[schema(example = "ho-tich")]
     pub sector_code: String,
+    #[schema(example = "Hộ tịch")]
     pub sector_name: String,
     pub required_pairs: u64,
     pub ok: u64,
@@ -130,6 +134,7 @@ pub struct ReportFinding {
 pub struct CommuneReport {
     pub commune: UnitRef,
     pub province: UnitRef,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     pub rules: RulesView,
     pub summary: Summary,
@@ -204,7 +209,9 @@ pub fn commune_in<'a>(
 /// One row of a province report.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CommuneRow {
+    #[schema(example = "26740")]
     pub code: String,
+    #[schema(example = "Phường Sài Gòn")]
     pub name: String,
     pub required_pairs: u64,
     pub ok: u64,
@@ -250,6 +257,7 @@ impl Totals {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProvinceReport {
     pub province: UnitRef,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     pub rules: RulesView,
     pub totals: Totals,
@@ -262,7 +270,9 @@ pub struct ProvinceReport {
 /// One row of the national report.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProvinceRow {
+    #[schema(example = "01")]
     pub code: String,
+    #[schema(example = "Thành phố Hà Nội")]
     pub name: String,
     // Inline: a second `$ref` to `Totals` next to `NationalReport.totals` trips
     // openapi-generator's circular-reference check.
@@ -275,6 +285,7 @@ pub struct ProvinceRow {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NationalReport {
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     pub totals: Totals,
     /// Worst first: lowest completeness.
@@ -284,25 +295,38 @@ pub struct NationalReport {
 /// One pending action a decision caused.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImpactRow {
+    #[schema(example = "26740")]
     pub commune_code: String,
+    #[schema(example = "Phường Sài Gòn")]
     pub commune_name: String,
+    #[schema(example = "79")]
     pub province_code: String,
+    #[schema(example = "1.001193")]
     pub procedure_code: String,
+    #[schema(example = "Thủ tục đăng ký khai sinh")]
     pub procedure_name: Option<String>,
     pub channel: PostingChannel,
     /// `missing` or `outdated` (what the decision introduced is not posted), or `must_remove`
     /// (what it abolished is still posted).
     pub kind: FindingKind,
+    #[schema(example = "2026-07-08")]
     pub due_on: Option<NaiveDate>,
     pub overdue: bool,
+    /// Calendar days past `due_on` (0 unless overdue).
+    #[schema(example = 3)]
+    pub days_overdue: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DecisionImpact {
+    #[schema(example = "0196d4a2-3f1b-7c2e-9a4d-5b6c7d8e9f01")]
     pub decision_id: String,
+    #[schema(example = "1234/QĐ-BTP")]
     pub decision_number: String,
+    #[schema(example = "2026-07-01")]
     pub as_of: NaiveDate,
     /// The province asked for, if any.
+    #[schema(example = "79")]
     pub province: Option<String>,
     /// Communes with at least one pending action.
     pub communes_affected: u64,
