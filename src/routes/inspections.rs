@@ -38,11 +38,15 @@ pub struct NewInspection {
     #[schema(example = "26740")]
     pub unit: String,
     /// The day of the visit (not after today): the snapshot is the report as of this day.
+    #[schema(example = "2026-11-20")]
     pub inspected_on: NaiveDate,
     /// The team members' names.
     #[schema(min_items = 1, max_items = 50, example = json!(["Nguyễn Văn An", "Trần Thị Bình"]))]
     pub team: Vec<String>,
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        example = "Bảng niêm yết tại bộ phận một cửa thiếu lĩnh vực hộ tịch."
+    )]
     pub notes: Option<String>,
     /// Only for a record from the paper archive of a commune retired in 2025: what the team
     /// found, one text per finding (an empty list for a visit that found nothing). `unit` is
@@ -235,12 +239,16 @@ pub async fn create_inspection(
 #[serde(deny_unknown_fields)]
 pub struct InspectionQuery {
     /// Only this commune's inspections.
+    #[param(example = "10441")]
     pub unit: Option<String>,
     /// Only this province's (an auditor of a province always gets its own).
+    #[param(example = "01")]
     pub province: Option<String>,
     /// Inspected on or after this day.
+    #[param(example = "2020-01-01")]
     pub from: Option<NaiveDate>,
     /// Inspected on or before this day.
+    #[param(example = "2026-11-30")]
     pub to: Option<NaiveDate>,
     /// With a commune (`unit`, or an officer's own): also the archive records of the communes
     /// retired in 2025 it came from, wholly or in part.
@@ -400,7 +408,7 @@ pub struct FormatQuery {
 /// snapshot never changes: the `ETag` is the hash of its content.
 #[utoipa::path(
     tag = "inspections",
-    params(("id" = String, Path, description = "Inspection id"), FormatQuery),
+    params(("id" = String, Path, description = "Inspection id", example = "01938f4e-7c2a-7d3b-9a41-5f0e2b7c9d10"), FormatQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per finding", headers(("ETag" = String)),
@@ -519,6 +527,7 @@ fn archive_table(s: &InspectionSummary, archive: &ArchiveRecord) -> Table {
 #[serde(deny_unknown_fields)]
 pub struct FollowUpQuery {
     /// The day to compare with (default today; not before the inspection).
+    #[param(example = "2026-11-30")]
     pub as_of: Option<NaiveDate>,
     /// `json`, `csv`, `xlsx`, or `html` (a page to print on A4); overrides the `Accept` header.
     #[param(inline)]
@@ -578,7 +587,7 @@ fn follow_up_table(f: &FollowUp) -> Table {
 /// `as_of`, and the findings `new` since, with counts.
 #[utoipa::path(
     tag = "inspections",
-    params(("id" = String, Path, description = "Inspection id"), FollowUpQuery),
+    params(("id" = String, Path, description = "Inspection id", example = "01938f4e-7c2a-7d3b-9a41-5f0e2b7c9d10"), FollowUpQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "JSON, or CSV / XLSX with one row per finding",

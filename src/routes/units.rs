@@ -25,8 +25,10 @@ pub struct UnitQuery {
     pub level: Option<LevelParam>,
     /// Code of the parent province: its communes (before 2025-07-01 also its districts); or, with
     /// a date before 2025-07-01, the 3-digit code of a district: its communes.
+    #[param(example = "282")]
     pub parent: Option<String>,
     /// Search in names, ignoring case and diacritics (`ia grai` finds `Xã Ia Grai`).
+    #[param(example = "dai hung")]
     pub q: Option<String>,
     /// The units in force on this date (default today): before 2025-07-01, the units retired by
     /// the 2025 reform, with their district and province of the time.
@@ -283,6 +285,9 @@ pub struct LineageLink {
     #[schema(example = "Nhập toàn bộ")]
     pub note: String,
     /// The legal basis: the Standing Committee's 2025 resolution for the new province.
+    #[schema(
+        example = "Nghị quyết 1656/NQ-UBTVQH15 ngày 16/6/2025 của Ủy ban Thường vụ Quốc hội về việc sắp xếp các đơn vị hành chính cấp xã của Thành phố Hà Nội năm 2025"
+    )]
     pub basis: String,
     /// Line of the conversion table the edge comes from.
     pub source_line: i32,

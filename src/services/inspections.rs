@@ -62,8 +62,10 @@ pub struct InspectionSummary {
     /// province of the retired commune's successors).
     #[schema(example = "79")]
     pub province: String,
+    #[schema(example = "2026-11-20")]
     pub inspected_on: NaiveDate,
     /// The team members, as given.
+    #[schema(example = json!(["Nguyễn Văn An", "Trần Thị Bình"]))]
     pub team: Vec<String>,
     pub notes: Option<String>,
     /// Findings in the snapshot (for an archive record, the findings written down).
@@ -72,8 +74,11 @@ pub struct InspectionSummary {
     pub completeness: Option<f64>,
     /// SHA-256 of the frozen report (of the archive record's content): the same for as long as
     /// the record exists.
+    #[schema(example = "bae32b1ade648bf42b6e485f8ba5e3d9e2909a2eeb59764d83ef536a2ada5f5f")]
     pub content_hash: String,
+    #[schema(example = "auditor-01")]
     pub recorded_by: String,
+    #[schema(example = "2026-11-20T09:15:02Z")]
     pub recorded_at: chrono::DateTime<chrono::Utc>,
     /// For an archive record: the retired commune as it was, and what the team found.
     pub archive: Option<ArchiveRecord>,
