@@ -98,6 +98,16 @@ fn check_new(body: NewInspection) -> Result<NewRecord, ApiError> {
         }
         checked
     });
+    // The communes of today exist since 2025-07-01: an earlier visit was to a commune of then.
+    if findings.is_none() && body.inspected_on <= retired_on {
+        errors.push(FieldError::new(
+            "inspected_on",
+            format!(
+                "the communes of today exist since {}: a visit on or before {retired_on} was to a commune of then, recorded from the archive with its `findings` as text",
+                retired_on + chrono::Days::new(1)
+            ),
+        ));
+    }
     let commune = match UnitCode::parse(&body.unit) {
         Ok(code) if code.level() == UnitLevel::Commune => Some(code.as_str().to_owned()),
         Ok(code) => {
@@ -345,7 +355,7 @@ pub async fn list_inspections(
             "needs a commune of today in `unit`",
         ));
     }
-    let filter = InspectionFilter {
+    let mut filter = InspectionFilter {
         commune: commune.clone(),
         predecessors: Vec::new(),
         province: province.clone(),
@@ -354,7 +364,6 @@ pub async fn list_inspections(
         after,
         limit: limit + 1,
     };
-    let mut filter = filter;
     let mut rows = db
         .run(move |conn| -> Result<_, ServiceError> {
             super::check_province(conn, province.as_deref())?;

@@ -348,25 +348,22 @@ pub fn record(
 }
 
 /// `error` (the commune of today was not found), with a hint when the code named a commune
-/// retired in 2025 that was in force on the inspection day: such a record comes from the archive.
+/// retired in 2025: where it went is in its lineage.
 pub fn hint_archive(
     conn: &mut DbConnection,
     input: &InspectionInput,
     error: ServiceError,
 ) -> ServiceError {
     let retired = match &error {
-        ServiceError::Validation(_) => lineage::get(conn, "commune", &input.commune)
-            .ok()
-            .flatten()
-            .filter(|u| input.inspected_on <= u.valid_to),
+        ServiceError::Validation(_) => lineage::get(conn, "commune", &input.commune).ok().flatten(),
         _ => None,
     };
     match retired {
         Some(u) => ServiceError::invalid(
             "unit",
             format!(
-                "{} ({}) was a commune until {}: record its inspection from the archive, with the findings as text in `findings`",
-                u.name, u.code, u.valid_to
+                "{} ({}) was a commune until {}: the communes of today it went to are at /api/v1/units/{}/lineage?as_of={}",
+                u.name, u.code, u.valid_to, u.code, u.valid_to
             ),
         ),
         None => error,

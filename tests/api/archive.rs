@@ -298,11 +298,22 @@ async fn an_archive_record_out_of_scope_or_out_of_time_is_refused_and_writes_not
             "findings[0]",
             "1 to",
         ),
-        // Without findings, a retired commune is pointed to the archive record.
+        // Without findings, a visit before the reform is pointed to the archive record; one
+        // after it, to where the retired commune went.
         (
             json!({"unit": DAI_HUNG, "inspected_on": "2022-05-10", "team": ["An"]}),
-            "unit",
+            "inspected_on",
             "findings",
+        ),
+        (
+            json!({"unit": "00004", "inspected_on": "2023-03-15", "team": ["An"]}),
+            "inspected_on",
+            "2025-07-01",
+        ),
+        (
+            json!({"unit": DAI_HUNG, "inspected_on": "2026-05-10", "team": ["An"]}),
+            "unit",
+            "/api/v1/units/10480/lineage?as_of=2025-06-30",
         ),
     ] {
         let problem = app
