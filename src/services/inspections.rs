@@ -232,13 +232,17 @@ pub fn readable(
     let row = repo::get_archive(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no inspection {id}")))?;
     if identity.role == Role::Officer {
-        let successor = identity.unit.as_ref().is_some_and(|own| {
-            successors_of(conn, &row.unit_code)
-                .map(|codes| codes.iter().any(|c| c == own.as_str()))
-                .unwrap_or(false)
-        });
-        if !successor {
-            identity.require_commune_read(&row.unit_code, &row.province_code)?;
+        // Its own commune must be a successor: an old code equal to its own is not enough.
+        let successors = successors_of(conn, &row.unit_code)?;
+        if !identity
+            .unit
+            .as_ref()
+            .is_some_and(|own| successors.iter().any(|c| c == own.as_str()))
+        {
+            return Err(ServiceError::Forbidden(format!(
+                "an officer reads the archive records of the communes its own came from; {} ({}) did not go to it",
+                row.unit_name, row.unit_code
+            )));
         }
     } else {
         identity.require_province_read(&row.province_code)?;

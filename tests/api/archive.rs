@@ -244,6 +244,33 @@ async fn a_reused_code_records_the_old_unit_and_a_split_commune_shows_under_each
         .await;
     assert_eq!(ids(&second), [ngoc_ha.as_str()]);
     assert!(second["next_cursor"].is_null());
+    // Xã Lý Quốc (01537, Cao Bằng) did not go to the commune that has its code today: that
+    // commune's officer does not read its record; the officer of its successor does.
+    let ly_quoc = record(&app, &archive("01537", "2024-04-02", &[]), &admin).await;
+    let ly_quoc = ly_quoc["id"].as_str().unwrap_or_default().to_owned();
+    let went_to: Vec<String> = app
+        .get_json("/api/v1/units/01537/lineage?as_of=2025-06-30")
+        .await["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["unit"]["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !went_to.is_empty() && !went_to.iter().any(|c| c == "01537"),
+        "{went_to:?}"
+    );
+    let read_by = |code: &str| {
+        app.client
+            .get(app.url(&format!("/api/v1/inspections/{ly_quoc}")))
+            .bearer_auth(app.token(Role::Officer, Some(code)))
+    };
+    app.send(read_by("01537")).await.problem(403);
+    assert_eq!(app.send(read_by(&went_to[0])).await.status, 200);
+
     // Every other successor of Ngọc Hà shows it as well.
     let successors = app
         .get_json("/api/v1/units/00016/lineage?as_of=2025-06-30")
