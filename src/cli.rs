@@ -536,8 +536,7 @@ fn check_token_unit(settings: &Settings, role: Role, unit: Option<&str>) -> anyh
         );
         return Ok(());
     }
-    let found = db::build_pool(&settings.database, &settings.pool)
-        .and_then(|pool| db::get_conn(&pool))
+    let found = db::connect_once(&settings.database)
         .and_then(|mut conn| Ok(crate::repo::units::get(&mut conn, code)?));
     match found {
         Ok(Some(u)) if u.level == expected && u.valid_to.is_none() => Ok(()),

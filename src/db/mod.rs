@@ -178,6 +178,16 @@ pub fn build_pool(url: &DatabaseUrl, settings: &PoolSettings) -> anyhow::Result<
     Ok(pool)
 }
 
+/// One connection, without a pool: for a command that asks one question and exits. A pool
+/// opens its idle connections on threads of its own, and a process that exits while one of them
+/// is still connecting (libpq and OpenSSL mid-handshake) can crash in its exit handlers.
+pub fn connect_once(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
+    let manager = Manager { url: url.clone() };
+    let mut conn = diesel::r2d2::ManageConnection::connect(&manager)?;
+    ConnectionSettings.on_acquire(&mut conn)?;
+    Ok(conn)
+}
+
 /// Applies the embedded migrations of the connection's backend.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
